@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// ringlab: controller for a magnonic-ring physical reservoir computer (see README.md).
+// Module layers and allowed imports are in docs/architecture.md; the build enforces them with
+// --explicit-target-dependency-import-check error (see Makefile).
+import PackageDescription
+
+let package = Package(
+    name: "ringlab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ringlab", targets: ["ringlab"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // L0: C system libraries and shims.
+        .systemLibrary(
+            name: "CIIO", pkgConfig: "libiio",
+            providers: [.apt(["libiio-dev"]), .brew(["libiio"])]),
+        .systemLibrary(
+            name: "CGPIOD", pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]),
+        .target(name: "CRealtime"),
+        // L0: seeded randomness shared by the twin and, later, training.
+        .target(name: "SeededRandom", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+
+        // L1: vocabulary, and the data files that describe boards and twins.
+        .target(name: "ReservoirHAL"),
+        .target(
+            name: "ReservoirFiles",
+            dependencies: ["ReservoirHAL", .product(name: "Yams", package: "Yams")]),
+
+        // L1b: backends.
+        .target(name: "ReservoirHardware", dependencies: ["ReservoirHAL", "CIIO", "CGPIOD", "CRealtime"]),
+        .target(
+            name: "ReservoirTwin",
+            dependencies: ["ReservoirHAL", "SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
+
+        // L2: routines that drive any Board.
+        .target(
+            name: "ReservoirCalibration",
+            dependencies: ["ReservoirHAL", .product(name: "RealModule", package: "swift-numerics")]),
+
+        // Test support: fixtures and fakes for what cannot exist on a build machine.
+        .target(
+            name: "ReservoirTesting",
+            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTwin"]),
+
+        // L4: the composition root.
+        .executableTarget(
+            name: "ringlab",
+            dependencies: [
+                "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
+                "ReservoirCalibration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
+        .testTarget(name: "ReservoirHALTests", dependencies: ["ReservoirHAL"]),
+        .testTarget(
+            name: "ReservoirFilesTests",
+            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTesting"]),
+        .testTarget(name: "ReservoirHardwareTests", dependencies: ["ReservoirHardware"]),
+        .testTarget(
+            name: "ReservoirTwinTests",
+            dependencies: ["ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,19 @@
+#ifndef RINGLAB_CREALTIME_H
+#define RINGLAB_CREALTIME_H
+// Shims for the real-time calls Swift cannot import directly (CPU_SET and friends are macros).
+#include <stdint.h>
+
+/// Pins the calling thread to one CPU. Returns 0 or the error number (pthread_setaffinity_np).
+int rt_pin_current_thread_to_cpu(int cpu);
+
+/// Number of CPUs the calling thread may run on (sched_getaffinity), or -errno.
+int rt_allowed_cpu_count(void);
+
+/// CLOCK_MONOTONIC in nanoseconds (clock_gettime).
+int64_t rt_monotonic_nanoseconds(void);
+
+/// Sleeps until an absolute CLOCK_MONOTONIC deadline, retrying on EINTR
+/// (clock_nanosleep with TIMER_ABSTIME). Returns 0 or the error number.
+int rt_sleep_until_monotonic_nanoseconds(int64_t deadline);
+
+#endif

@@ -1,0 +1,75 @@
+import RealModule
+import ReservoirHAL
+
+/// Stationary and step-response measurements of the ring, made only through a `Board`:
+/// the same procedures run on hardware and on the twin. The ring must be enabled by the
+/// caller; the probe only sets the drive and reads the detector.
+public struct RingProbe {
+    /// The board measured.
+    public let board: Board
+    /// How ADC volts become power.
+    public let readout: PowerReadout
+    /// Samples per ADC block.
+    public var samplesPerBlock = 1000
+
+    /// A probe of `board` reading power through `readout`.
+    public init(board: Board, readout: PowerReadout) {
+        self.board = board
+        self.readout = readout
+    }
+
+    /// Mean circulating power with the DAC held at `volts`: `settleSamples` are discarded,
+    /// then `samples` are averaged (rounded up to whole blocks).
+    public func meanPower(atVolts volts: Volts, settleSamples: Int, samples: Int) throws(DeviceError) -> Double {
+        try board.dac.hold(volts)
+        let stream = try board.adc.openStream(samplesPerBlock: samplesPerBlock)
+        defer { stream.close() }
+        let block = UnsafeMutableBufferPointer<Volts>.allocate(capacity: samplesPerBlock)
+        defer { block.deallocate() }
+        for _ in 0..<blocks(covering: settleSamples) { try stream.refill(block) }
+        let blockCount = max(blocks(covering: samples), 1)
+        var sum = 0.0
+        for _ in 0..<blockCount {
+            try stream.refill(block)
+            for reading in block { sum += readout.power(fromADC: reading) }
+        }
+        return sum / Double(blockCount * samplesPerBlock)
+    }
+
+    /// The synchronous average of the detected power over one cycle of a square-wave drive:
+    /// `highVolts` for the first `halfCycle` samples, `lowVolts` for the next, repeated
+    /// `cycles` times after `warmupCycles` that are discarded. Index 0 of the result is the
+    /// first ADC sample of a cycle; the converter latency shifts the edges to the right.
+    public func squareWaveResponse(
+        highVolts: Volts, lowVolts: Volts, halfCycle: Int, cycles: Int, warmupCycles: Int = 20
+    ) throws(DeviceError) -> [Double] {
+        let cycle = 2 * halfCycle
+        let drive = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
+        defer { drive.deallocate() }
+        for index in 0..<cycle { drive[index] = index < halfCycle ? highVolts : lowVolts }
+        let readings = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
+        defer { readings.deallocate() }
+
+        try board.dac.hold(lowVolts)
+        let output = try board.dac.openStream(samplesPerBlock: cycle)
+        defer { output.close() }
+        let input = try board.adc.openStream(samplesPerBlock: cycle)
+        defer { input.close() }
+        // Keep two blocks queued ahead of the converter, as a real-time loop must.
+        let queuedAhead = 2
+        for _ in 0..<queuedAhead { try output.push(UnsafeBufferPointer(drive)) }
+        var sum = [Double](repeating: 0, count: cycle)
+        for cycleIndex in 0..<(warmupCycles + cycles) {
+            try input.refill(readings)
+            try output.push(UnsafeBufferPointer(drive))
+            guard cycleIndex >= warmupCycles else { continue }
+            for index in 0..<cycle { sum[index] += readout.power(fromADC: readings[index]) }
+        }
+        try board.dac.hold(lowVolts)
+        return sum.map { $0 / Double(cycles) }
+    }
+
+    private func blocks(covering samples: Int) -> Int {
+        (samples + samplesPerBlock - 1) / samplesPerBlock
+    }
+}

@@ -1,0 +1,126 @@
+/// A board file (`hardware/boards/*.yaml`): which backend, the converters and their safe range,
+/// and the GPIO roles. Wiring lives in these files, never in code.
+public struct BoardDescription: Sendable {
+    /// Which implementation of the devices a board file asks for.
+    public enum Backend: Sendable, Equatable {
+        /// The in-process simulated ring, with the physics in the parameter file at this path.
+        case twin(parametersPath: String)
+        /// Converters through libiio at `uri` (`local:`, `ip:host[:port]`), GPIO through libgpiod.
+        case iio(uri: String)
+    }
+
+    /// A converter as wired: IIO device and channel, and its nominal scale.
+    public struct Converter: Sendable, Equatable {
+        /// IIO device name, label or id.
+        public var device: String
+        /// IIO channel id (`voltage0`).
+        public var channel: String
+        /// Resolution and reference voltage.
+        public var format: ConverterFormat
+    }
+
+    /// One GPIO line: chip, offset and polarity.
+    public struct Line: Sendable, Equatable {
+        /// Chip name, path or label (`gpiochip0`).
+        public var chip: String
+        /// Line offset on the chip.
+        public var offset: Int
+        /// Whether the line is asserted at low level.
+        public var activeLow: Bool
+    }
+
+    /// The GPIO roles the controller uses.
+    public struct GPIOWiring: Sendable, Equatable {
+        /// Enables the ring's amplifier (output).
+        public var ampEnable: Line
+        /// Closes the ring's loop (output).
+        public var loopClose: Line
+        /// Marks period starts (output).
+        public var trigger: Line
+        /// Reports an unsafe condition (input).
+        public var interlock: Line
+    }
+
+    /// The file this description was read from.
+    public var source: String
+    /// A short name for logs and run records.
+    public var name: String
+    /// The backend the file selects.
+    public var backend: Backend
+    /// The converters' shared sample clock.
+    public var sampleRate: Hertz
+    /// The excitation DAC.
+    public var dac: Converter
+    /// The level the DAC is held at in the safe state.
+    public var safeVolts: Volts
+    /// The range every drive value is clamped to before it reaches the DAC.
+    public var driveRange: ClosedRange<Volts>
+    /// The detector ADC.
+    public var adc: Converter
+    /// The GPIO roles.
+    public var gpio: GPIOWiring
+
+    /// Reads and validates a board file already parsed into `root`. `source` is the file's path
+    /// as the user gave it; relative paths inside the file are resolved against its folder.
+    public init(parsing root: ConfigNode, source: String) throws(ConfigError) {
+        let top = try ConfigMapping(root, file: source)
+        self.source = source
+        name = try top.string("name")
+        switch try top.choice("backend", from: ["twin", "iio"]) {
+        case "twin":
+            backend = .twin(parametersPath: Self.resolve(try top.string("twin_parameters"), relativeTo: source))
+        default:
+            backend = .iio(uri: try top.string("uri"))
+        }
+        sampleRate = Hertz(try top.double("sample_rate_hz", in: 1...1e9))
+
+        let dacFields = try top.mapping("dac")
+        dac = try Self.converter(dacFields)
+        let reference = dac.format.reference.value
+        let minimum = try dacFields.double("min_volts", in: 0...reference)
+        let maximum = try dacFields.double("max_volts", in: 0...reference)
+        guard minimum < maximum else {
+            throw dacFields.inconsistency(
+                "max_volts", found: "\(maximum) (min_volts is \(minimum))", expected: "a value above min_volts")
+        }
+        let safe = try dacFields.double("safe_volts", in: minimum...maximum)
+        try dacFields.rejectUnknownFields()
+        safeVolts = Volts(safe)
+        driveRange = Volts(minimum)...Volts(maximum)
+
+        let adcFields = try top.mapping("adc")
+        adc = try Self.converter(adcFields)
+        try adcFields.rejectUnknownFields()
+
+        let gpioFields = try top.mapping("gpio")
+        gpio = GPIOWiring(
+            ampEnable: try Self.line(gpioFields.mapping("amp_enable")),
+            loopClose: try Self.line(gpioFields.mapping("loop_close")),
+            trigger: try Self.line(gpioFields.mapping("trigger")),
+            interlock: try Self.line(gpioFields.mapping("interlock")))
+        try gpioFields.rejectUnknownFields()
+        try top.rejectUnknownFields()
+    }
+
+    private static func converter(_ fields: ConfigMapping) throws(ConfigError) -> Converter {
+        let bits = try fields.int("bits", in: 1...32)
+        let reference = try fields.double("reference_volts", in: 0.001...100)
+        return Converter(
+            device: try fields.string("device"), channel: try fields.string("channel"),
+            format: ConverterFormat(bits: bits, reference: Volts(reference)))
+    }
+
+    private static func line(_ fields: ConfigMapping) throws(ConfigError) -> Line {
+        let line = Line(
+            chip: try fields.string("chip"), offset: try fields.int("line", in: 0...65535),
+            activeLow: try fields.bool("active_low"))
+        try fields.rejectUnknownFields()
+        return line
+    }
+
+    /// `path` as written in a data file, made relative to the folder of `file` unless absolute.
+    public static func resolve(_ path: String, relativeTo file: String) -> String {
+        guard !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return path }
+        return String(file[...slash]) + path
+    }
+}

@@ -1,0 +1,286 @@
+import ReservoirHAL
+
+/// The simulated ring as a board backend: a `RingSimulator` behind a DAC, an ADC, the GPIO
+/// roles and a clock, with fault injection.
+///
+/// Time is the twin's sample count. Every operation first brings the simulation up to the
+/// clock's present, and an operation that needs samples that do not exist yet sleeps on the
+/// clock until their time and simulates them. With a `ManualClock` that sleep is instant (the
+/// clock is advanced by the twin: lock-step, deterministic, as fast as the CPU allows); with a
+/// monotonic clock the same code runs paced at the sample rate, as hardware does.
+public final class RingTwin {
+    /// The physics in use.
+    public let parameters: TwinParameters
+    /// The seed of every noise source.
+    public let seed: UInt64
+    /// The clock the twin runs on.
+    public let clock: any BoardClock
+    private let origin: Duration
+
+    private var simulator: RingSimulator
+    /// Samples simulated since the start.
+    public private(set) var samplesSimulated = 0
+
+    // DAC: what it outputs now, and what is queued (as output volts, errors applied).
+    private var heldOutputVolts: Double
+    private var dacQueue: SampleQueue<Double>?
+    // ADC: codes waiting to be read while a stream is open; a negative code marks a lost sample.
+    private var adcQueue: SampleQueue<Int32>?
+    private static let lostSample: Int32 = -1
+
+    // GPIO state.
+    private var amplifierEnabled = false
+    private var loopClosed = false
+    /// How many times the trigger line has been asserted.
+    public private(set) var triggerAssertions = 0
+
+    // Faults.
+    private var pendingFaults: [(sample: Int, fault: TwinFault)] = []
+    private var nextFaultSample = Int.max
+    private var dacFailed = false
+    private var interlockAsserted = false
+    private var dropoutEndSample = 0
+
+    /// Counters of stream trouble.
+    public struct Statistics: Sendable, Equatable {
+        /// Samples the DAC played with its stream open but its queue empty (it held its last level).
+        public var underrunSamples = 0
+        /// ADC samples discarded because the reader fell behind.
+        public var overrunSamples = 0
+    }
+    /// Stream trouble so far.
+    public private(set) var statistics = Statistics()
+
+    /// A twin with `parameters`, all noise drawn from `seed`, running on `clock`
+    /// (a `ManualClock` for lock-step). It starts safe: amplifier off, loop open, DAC at 0 V.
+    public init(parameters: TwinParameters, seed: UInt64, clock: any BoardClock = ManualClock()) {
+        self.parameters = parameters
+        self.seed = seed
+        self.clock = clock
+        origin = clock.now()
+        heldOutputVolts = 0
+        simulator = RingSimulator(parameters: parameters, seed: seed, initialDACVolts: 0)
+        heldOutputVolts = dacOutputVolts(forRequest: .zero)
+        for scheduled in parameters.faults { inject(scheduled.fault, at: scheduled.at) }
+    }
+
+    deinit {
+        simulator.deallocate()
+        dacQueue?.deallocate()
+        adcQueue?.deallocate()
+    }
+
+    // MARK: Introspection (for tests and benchmarks; a controller sees only the Board)
+
+    /// The loop gain G now (attenuator, drift and GPIO gate included).
+    public var gain: Double { simulator.gain }
+    /// The circulating power P = |A|² now.
+    public var power: Double { simulator.power }
+    /// The envelope's phase arg(A) now.
+    public var phase: Double { simulator.phase }
+    /// The relative gain drift δ now.
+    public var drift: Double { simulator.drift }
+    /// The DAC output after its reconstruction filter, V_f.
+    public var filteredDACVolts: Double { simulator.filteredDACVolts }
+    /// The twin's time: samples simulated over the sample rate.
+    public var elapsed: Duration { parameters.sampleRate.duration(of: SampleCount(samplesSimulated)) }
+
+    // MARK: Faults
+
+    /// Schedules `fault` at twin time `at` (at once when that time has passed).
+    public func inject(_ fault: TwinFault, at: Duration) {
+        let sample = max(parameters.sampleRate.samples(in: at).value, samplesSimulated)
+        pendingFaults.append((sample, fault))
+        pendingFaults.sort { $0.sample < $1.sample }
+        nextFaultSample = pendingFaults[0].sample
+        if sample == samplesSimulated { applyDueFaults() }
+    }
+
+    /// Ends every persistent fault and forgets scheduled ones.
+    public func clearFaults() {
+        pendingFaults.removeAll()
+        nextFaultSample = .max
+        dacFailed = false
+        interlockAsserted = false
+        dropoutEndSample = 0
+        simulator.amplifierFailed = false
+        simulator.noiseFactor = 1
+        simulator.adcMode = .normal
+    }
+
+    private func applyDueFaults() {
+        while let first = pendingFaults.first, first.sample <= samplesSimulated {
+            pendingFaults.removeFirst()
+            switch first.fault {
+            case .gainJump(let size): simulator.jumpDrift(by: size)
+            case .adcDropout(let duration):
+                dropoutEndSample = max(
+                    dropoutEndSample, first.sample + max(parameters.sampleRate.samples(in: duration).value, 1))
+            case .adcStuck: simulator.adcMode = .stuck
+            case .adcSaturated: simulator.adcMode = .saturated
+            case .dacFailure: dacFailed = true
+            case .interlock: interlockAsserted = true
+            case .amplifierFailure: simulator.amplifierFailed = true
+            case .extraNoise(let factor): simulator.noiseFactor = factor
+            }
+        }
+        nextFaultSample = pendingFaults.first?.sample ?? .max
+    }
+
+    // MARK: Simulation
+
+    /// Simulates `count` samples: the DAC plays its queue (or holds), the ring evolves, the
+    /// ADC queues its codes while a stream is open.
+    func simulate(_ count: Int) {
+        var remaining = count
+        while remaining > 0 {
+            if samplesSimulated >= nextFaultSample { applyDueFaults() }
+            // Run up to the next fault boundary in one tight loop on local copies (class
+            // properties would cost an exclusivity check per access).
+            let chunk = min(remaining, nextFaultSample - samplesSimulated)
+            var model = simulator
+            var held = heldOutputVolts
+            var dac = dacQueue
+            var adc = adcQueue
+            var underruns = 0
+            var overruns = 0
+            let firstSample = samplesSimulated
+            let dropoutEnd = dropoutEndSample
+            for offset in 0..<chunk {
+                if dac != nil {
+                    if dac!.isEmpty { underruns += 1 } else { held = dac!.removeFirst() }
+                }
+                let code = model.step(dacOutputVolts: held)
+                if adc != nil {
+                    if adc!.freeSpace == 0 {
+                        _ = adc!.removeFirst()
+                        overruns += 1
+                    }
+                    adc!.append(firstSample + offset < dropoutEnd ? Self.lostSample : code)
+                }
+            }
+            simulator = model
+            heldOutputVolts = held
+            dacQueue = dac
+            adcQueue = adc
+            samplesSimulated += chunk
+            statistics.underrunSamples += underruns
+            statistics.overrunSamples += overruns
+            remaining -= chunk
+        }
+    }
+
+    /// Sleeps until sample `target` is due on the clock, then simulates up to it.
+    func advance(toSample target: Int) {
+        guard target > samplesSimulated else { return }
+        clock.sleep(until: origin + parameters.sampleRate.duration(of: SampleCount(target)))
+        simulate(target - samplesSimulated)
+    }
+
+    /// Brings the simulation up to the clock's present (a no-op in lock-step, where the twin
+    /// itself moves the clock).
+    func catchUp() {
+        let due = parameters.sampleRate.samples(in: clock.now() - origin).value
+        if due > samplesSimulated { simulate(due - samplesSimulated) }
+    }
+
+    // MARK: Converters
+
+    /// The DAC transfer: nearest code at the nominal scale, then the gain and offset errors.
+    func dacOutputVolts(forRequest request: Volts) -> Double {
+        let format = parameters.dac.format
+        let code = format.code(forVolts: request)
+        return (1 + parameters.dac.gainError) * format.volts(forCode: code).value + parameters.dac.offsetVolts
+    }
+
+    func hold(_ level: Volts) throws(DeviceError) {
+        catchUp()
+        guard !dacFailed else { throw dacFailure("hold") }
+        heldOutputVolts = dacOutputVolts(forRequest: level)
+        dacQueue?.removeAll()
+    }
+
+    func openDACQueue(samplesPerBlock: Int) throws(DeviceError) {
+        guard dacQueue == nil else {
+            throw DeviceError(.busy, errno: .busy, operation: "open DAC stream", detail: "the DAC already has a stream")
+        }
+        dacQueue = SampleQueue(capacity: 4 * samplesPerBlock, filler: 0)
+    }
+
+    func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
+        catchUp()
+        guard !dacFailed else { throw dacFailure("push") }
+        // A full queue blocks the caller until enough samples have played out.
+        let needed = block.count - dacQueue!.freeSpace
+        if needed > 0 { advance(toSample: samplesSimulated + needed) }
+        for request in block { dacQueue!.append(dacOutputVolts(forRequest: request)) }
+    }
+
+    func closeDACQueue() {
+        dacQueue?.deallocate()
+        dacQueue = nil
+    }
+
+    func openADCQueue(samplesPerBlock: Int) throws(DeviceError) {
+        guard adcQueue == nil else {
+            throw DeviceError(.busy, errno: .busy, operation: "open ADC stream", detail: "the ADC already has a stream")
+        }
+        catchUp()
+        adcQueue = SampleQueue(capacity: 8 * samplesPerBlock, filler: 0)
+    }
+
+    func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
+        catchUp()
+        let missing = block.count - adcQueue!.count
+        if missing > 0 { advance(toSample: samplesSimulated + missing) }
+        let lsb = parameters.adc.format.leastSignificantBit.value
+        var lost = false
+        for index in block.indices {
+            let code = adcQueue!.removeFirst()
+            lost = lost || code == Self.lostSample
+            block[index] = Volts(Double(code) * lsb)
+        }
+        if lost {
+            throw DeviceError(
+                .timedOut, errno: .timedOut, operation: "refill of the twin's ADC",
+                detail: "no samples arrived (injected ADC dropout)")
+        }
+    }
+
+    func closeADCQueue() {
+        adcQueue?.deallocate()
+        adcQueue = nil
+    }
+
+    private func dacFailure(_ operation: String) -> DeviceError {
+        DeviceError(.ioFailure, errno: .ioError, operation: "\(operation) on the twin's DAC", detail: "injected DAC failure")
+    }
+
+    // MARK: GPIO
+
+    func setAmplifier(_ enabled: Bool) {
+        catchUp()
+        amplifierEnabled = enabled
+        simulator.gainGateOpen = amplifierEnabled && loopClosed
+    }
+
+    func setLoop(_ closed: Bool) {
+        catchUp()
+        loopClosed = closed
+        simulator.gainGateOpen = amplifierEnabled && loopClosed
+    }
+
+    func setTrigger(_ asserted: Bool) {
+        if asserted { triggerAssertions += 1 }
+    }
+
+    func readInterlock() -> Bool {
+        catchUp()
+        return interlockAsserted
+    }
+
+    /// Whether the amplifier is enabled and the loop closed (the ring can oscillate).
+    public var ringEnabled: Bool { amplifierEnabled && loopClosed }
+    /// The DAC's present output in volts (errors applied, before its filter).
+    public var dacOutput: Volts { Volts(heldOutputVolts) }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import ReservoirFiles
+import ReservoirHAL
+import ReservoirTwin
+
+/// The composition root's helpers: where default files are, and how a board file becomes a
+/// `Board` with the backend it names. This is the only non-test code that picks a backend.
+enum Composition {
+    /// The default board: the in-process twin.
+    static let defaultBoardFile = "hardware/boards/twin.yaml"
+    /// The default twin physics.
+    static let defaultTwinFile = "hardware/twin/ring-default.yaml"
+
+    /// A repository-relative default file: taken from the working directory when it is there,
+    /// else from `$RINGLAB_HOME`, else from the checkout the binary was built in
+    /// (`.build/<config>/ringlab` → the package root), so `ringlab` works from any folder.
+    static func locateDefault(_ relativePath: String) -> String {
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: relativePath) { return relativePath }
+        var roots: [String] = []
+        if let home = ProcessInfo.processInfo.environment["RINGLAB_HOME"] { roots.append(home) }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        roots.append(executable.deletingLastPathComponent().appendingPathComponent("../../..").standardized.path)
+        roots.append(executable.deletingLastPathComponent().appendingPathComponent("../share/ringlab").standardized.path)
+        for root in roots where fileManager.fileExists(atPath: "\(root)/\(relativePath)") {
+            return "\(root)/\(relativePath)"
+        }
+        return relativePath
+    }
+
+    /// Loads the twin parameter file at `path`.
+    static func loadTwinParameters(_ path: String) throws(ConfigError) -> TwinParameters {
+        try TwinParameters(parsing: DataFile.load(path), source: path)
+    }
+
+    /// A lock-step twin board from the default board file, with the physics from `twinFile`
+    /// (default: the one the board file names).
+    static func twinBoard(twinFile: String?, seed: UInt64, clock: any BoardClock = ManualClock()) throws(ConfigError)
+        -> (twin: RingTwin, board: Board)
+    {
+        let wiring = try DataFile.loadBoard(locateDefault(defaultBoardFile))
+        guard case .twin(let namedParameters) = wiring.backend else {
+            throw ConfigError(
+                file: wiring.source, field: "backend", problem: .invalidValue(found: "\"iio\""),
+                expected: "\"twin\" for the default twin board")
+        }
+        let parameters = try loadTwinParameters(twinFile ?? namedParameters)
+        let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
+        return (twin, try twin.makeBoard(wiring: wiring))
+    }
+}
+
+/// Runs a command body, turning any error into one line on stderr and exit status 1, so
+/// that a bad file or a device failure reads as a message, not a stack of usage text.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("ringlab: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Prints `value` as pretty, key-sorted JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Progress lines on stderr, only when a person is watching it.
+func progressReporter(_ command: String) -> (String) -> Void {
+    guard isatty(STDERR_FILENO) != 0 else { return { _ in } }
+    return { stage in FileHandle.standardError.write(Data("\(command): \(stage)…\n".utf8)) }
+}
