@@ -13,20 +13,23 @@ public struct ConverterFormat: Hashable, Sendable {
     }
 
     /// Number of codes, 2^bits.
+    @inlinable
     public var codeCount: Int { 1 << bits }
 
     /// The highest code, 2^bits − 1 (an ADC at this code is over range).
+    @inlinable
     public var maximumCode: Int { codeCount - 1 }
 
     /// One least-significant bit in volts: reference / 2^bits.
+    @inlinable
     public var leastSignificantBit: Volts { Volts(reference.value / Double(codeCount)) }
 
     /// The volts a code stands for at the nominal scale.
-    @inline(__always)
+    @inlinable
     public func volts(forCode code: Int) -> Volts { Volts(Double(code) * leastSignificantBit.value) }
 
     /// The nearest code to `volts`, clamped to the converter's range.
-    @inline(__always)
+    @inlinable
     public func code(forVolts volts: Volts) -> Int {
         let code = (volts.value / leastSignificantBit.value).rounded()
         return Int(Swift.min(Swift.max(code, 0), Double(maximumCode)))

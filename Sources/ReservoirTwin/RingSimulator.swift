@@ -22,20 +22,35 @@ import SeededRandom
 /// The struct is value-typed on purpose: the owning board copies it into a local for each
 /// run of samples, so the hot loop works on registers and the stack, not on class storage.
 struct RingSimulator {
-    let parameters: TwinParameters
+    // Every constant the loop needs, flattened into plain stored doubles: the struct is then
+    // trivially copyable (no references to retain, nothing for the optimizer to memmove).
     /// dt = 1/(M·f_s).
     private let substepSeconds: Double
+    private let substeps: Int
     private let inverseRoundTrip: Double
+    private let saturationRate: Double  // b = β/T_rt
+    private let noiseStrength: Double  // D
+    private let phaseRate: Double  // ω_nl
+    private let tracksPhase: Bool
+    private let gainMin: Double
+    private let gainSpan: Double  // g_max − g_min
+    private let midVolts: Double
+    private let inverseWidthVolts: Double
     private let dacFilterWeight: Double
     private let videoFilterWeight: Double
+    private let diodeMaxVolts: Double
+    private let inverseDiodePowerScale: Double
+    private let detectorNoiseVolts: Double
     /// Drift is advanced once per this many samples with the exact OU transition; τ_drift is
     /// tens of seconds, so holding δ for ~0.3 ms changes nothing measurable.
     static let driftUpdateSamples = 64
     private let driftDecay: Double
     private let driftKick: Double
-    private let adcLSB: Double
     private let adcScale: Double
+    private let adcOffsetCodes: Double
     private let adcMaximumCode: Double
+    private let latencySamples: Int
+    private let exp = FastExp()
 
     // Envelope A = x + i·y and its power.
     private(set) var x: Double = 0
@@ -50,16 +65,33 @@ struct RingSimulator {
     // Coefficients for the current loop gain (recomputed when V_f, δ or the gate change).
     private var coefficientVolts: Double = .nan
     private(set) var gain: Double = 0
-    private var growth: Double = 1  // e^{2a·dt}
-    private var saturationTerm: Double = 0  // b·(e^{2a·dt} − 1)/a
-    private var noiseAmplitude: Double = 0  // std of each quadrature's increment
+    private var coefficients = Coefficients(growth: 1, saturationTerm: 0, noiseAmplitude: 0)
+    /// The coefficients of each substep of the sample being simulated.
+    private let substepCoefficients: UnsafeMutableBufferPointer<Coefficients>
+
+    /// What one substep of the envelope needs from the loop gain.
+    struct Coefficients {
+        /// e^{2a·dt}
+        var growth: Double
+        /// b·(e^{2a·dt} − 1)/a
+        var saturationTerm: Double
+        /// Standard deviation of each quadrature's noise increment.
+        var noiseAmplitude: Double
+    }
 
     /// Amplifier enabled and loop closed (else G = 0).
     var gainGateOpen = false { didSet { coefficientVolts = .nan } }
     /// Amplifier failure fault (G = 0).
     var amplifierFailed = false { didSet { coefficientVolts = .nan } }
     /// Extra-noise fault: D is multiplied by this.
-    var noiseFactor = 1.0 { didSet { coefficientVolts = .nan } }
+    var noiseFactor = 1.0 {
+        didSet {
+            coefficientVolts = .nan
+            aboveThresholdNoiseAmplitude = (noiseStrength * noiseFactor * substepSeconds / 2).squareRoot()
+        }
+    }
+    /// √(D·dt/2): each quadrature's noise amplitude at and above threshold.
+    private var aboveThresholdNoiseAmplitude: Double
     /// ADC fault modes.
     enum ADCMode { case normal, stuck, saturated }
     var adcMode = ADCMode.normal
@@ -75,51 +107,79 @@ struct RingSimulator {
     private var lastCode: Int32 = 0
 
     init(parameters: TwinParameters, seed: UInt64, initialDACVolts: Double) {
-        self.parameters = parameters
         let fs = parameters.sampleRate.value
+        substeps = parameters.substeps
         substepSeconds = 1 / (Double(parameters.substeps) * fs)
         inverseRoundTrip = 1 / parameters.roundTripSeconds
+        saturationRate = parameters.saturation / parameters.roundTripSeconds
+        noiseStrength = parameters.noiseStrengthPerSecond
+        phaseRate = parameters.nonlinearPhaseRadiansPerSecond
+        tracksPhase = parameters.tracksPhase
+        gainMin = parameters.attenuator.gainMin
+        gainSpan = parameters.attenuator.gainMax - parameters.attenuator.gainMin
+        midVolts = parameters.attenuator.midVolts
+        inverseWidthVolts = 1 / parameters.attenuator.widthVolts
         dacFilterWeight = -Double.expMinusOne(-2 * .pi * parameters.dacFilterHertz * substepSeconds)
         videoFilterWeight = -Double.expMinusOne(-2 * .pi * parameters.detector.videoFilterHertz * substepSeconds)
+        diodeMaxVolts = parameters.detector.maxVolts
+        inverseDiodePowerScale = 1 / parameters.detector.powerScale
+        detectorNoiseVolts = parameters.detector.noiseVoltsRMS
         let driftStep = Double(Self.driftUpdateSamples) / fs / parameters.driftTimeConstantSeconds
         driftDecay = Double.exp(-driftStep)
         driftKick = parameters.driftStd * (-Double.expMinusOne(-2 * driftStep)).squareRoot()
-        adcLSB = parameters.adc.format.leastSignificantBit.value
+        let adcLSB = parameters.adc.format.leastSignificantBit.value
         adcScale = (1 + parameters.adc.gainError) / adcLSB
+        adcOffsetCodes = parameters.adc.offsetVolts / adcLSB
         adcMaximumCode = Double(parameters.adc.format.maximumCode)
+        latencySamples = parameters.adcLatencySamples
+        aboveThresholdNoiseAmplitude = (noiseStrength * substepSeconds / 2).squareRoot()
         filteredDACVolts = initialDACVolts
         // Independent streams per noise source: changing one source's use never shifts another's.
         ringNoise = GaussianSource(seed: seed, stream: 1)
         detectorNoise = GaussianSource(seed: seed, stream: 2)
         driftNoise = GaussianSource(seed: seed, stream: 3)
         latencyLine = .allocate(capacity: max(parameters.adcLatencySamples, 1))
-        let restingCode = Int32((parameters.adc.offsetVolts / adcLSB).rounded())
+        substepCoefficients = .allocate(capacity: parameters.substeps)
+        substepCoefficients.initialize(repeating: coefficients)
+        let restingCode = Int32(adcOffsetCodes.rounded())
         latencyLine.initialize(repeating: restingCode)
         lastCode = restingCode
     }
 
     /// Frees the latency line; called once by the owner.
-    func deallocate() { latencyLine.deallocate() }
-
-    /// The loop gain at the current filtered DAC voltage, drift and gate state.
-    private func currentGain() -> Double {
-        guard gainGateOpen, !amplifierFailed else { return 0 }
-        return parameters.attenuatorGain(atVolts: filteredDACVolts) * (1 + drift)
+    func deallocate() {
+        latencyLine.deallocate()
+        substepCoefficients.deallocate()
     }
 
-    private mutating func updateCoefficients() {
-        coefficientVolts = filteredDACVolts
-        gain = currentGain()
+    /// The loop gain at filtered DAC voltage `volts` with the present drift and gate state:
+    /// G = G_vca(V_f)·(1 + δ), the curve of `TwinParameters.attenuatorGain`.
+    @inline(__always)
+    private func loopGain(atVolts volts: Double) -> Double {
+        guard gainGateOpen, !amplifierFailed else { return 0 }
+        let vca = gainMin + gainSpan / (1 + exp(-(volts - midVolts) * inverseWidthVolts))
+        return vca * (1 + drift)
+    }
+
+    /// The substep coefficients for loop gain `gain`, with a = (G − 1)/T_rt.
+    @inline(__always)
+    private func coefficients(gain: Double) -> Coefficients {
         let a = (gain - 1) * inverseRoundTrip
-        let b = parameters.saturation * inverseRoundTrip
         let twoADt = 2 * a * substepSeconds
-        growth = Double.exp(twoADt)
-        // (e^{2a·dt} − 1)/a, continuous through a = 0 where it tends to 2·dt.
-        let q = abs(twoADt) < 1e-12 ? 2 * substepSeconds : Double.expMinusOne(twoADt) / a
-        saturationTerm = b * q
-        let noiseStrength = parameters.noiseStrengthPerSecond * noiseFactor
-        let variance = a < 0 ? noiseStrength * q / 2 : noiseStrength * substepSeconds
-        noiseAmplitude = (variance / 2).squareRoot()
+        let growth = exp(twoADt)
+        // q = (e^{2a·dt} − 1)/a. Near threshold (|2a·dt| < 1e-3) the subtraction would cancel,
+        // so use its series 2·dt·(1 + x/2 + x²/6 + x³/24), x = 2a·dt (truncation < 1e-14
+        // relative); elsewhere reuse e^{2a·dt} rather than pay for a separate expm1.
+        let q: Double
+        if abs(twoADt) < 1e-3 {
+            q = 2 * substepSeconds * (1 + twoADt * (0.5 + twoADt * (1.0 / 6 + twoADt / 24)))
+        } else {
+            q = (growth - 1) / a
+        }
+        // At and above threshold the increment's variance is D·dt whatever G is, so its
+        // amplitude is a constant and the square root is only paid below threshold.
+        let amplitude = a < 0 ? (noiseStrength * noiseFactor * q / 4).squareRoot() : aboveThresholdNoiseAmplitude
+        return Coefficients(growth: growth, saturationTerm: saturationRate * q, noiseAmplitude: amplitude)
     }
 
     /// Adds `size` to the drift (the gain-jump fault).
@@ -140,21 +200,32 @@ struct RingSimulator {
                 coefficientVolts = .nan
             }
         }
-        let maxVolts = parameters.detector.maxVolts
-        let inversePowerScale = 1 / parameters.detector.powerScale
-        for _ in 0..<parameters.substeps {
+        // First the drive side for every substep of the sample: it does not depend on the
+        // envelope, so these chains (two exponentials, two divisions, a square root each)
+        // are independent and the CPU overlaps them instead of waiting on each in turn.
+        for substep in 0..<substeps {
             // DAC reconstruction filter (exact for a held input); snaps when converged so a
             // constant drive stops forcing coefficient updates.
             filteredDACVolts += (dacOutputVolts - filteredDACVolts) * dacFilterWeight
             if abs(dacOutputVolts - filteredDACVolts) < 1e-9 { filteredDACVolts = dacOutputVolts }
-            if filteredDACVolts != coefficientVolts { updateCoefficients() }
-
+            if filteredDACVolts != coefficientVolts {
+                coefficientVolts = filteredDACVolts
+                gain = loopGain(atVolts: filteredDACVolts)
+                coefficients = coefficients(gain: gain)
+            }
+            substepCoefficients[substep] = coefficients
+        }
+        // Then the envelope, substep by substep.
+        for substep in 0..<substeps {
+            let growth = substepCoefficients[substep].growth
+            let saturationTerm = substepCoefficients[substep].saturationTerm
+            let noiseAmplitude = substepCoefficients[substep].noiseAmplitude
             // Exact amplitude step, then the noise increment.
             let scale = (growth / (1 + saturationTerm * power)).squareRoot()
             x *= scale
             y *= scale
-            if parameters.tracksPhase {
-                let angle = parameters.nonlinearPhaseRadiansPerSecond * power * scale * scale * substepSeconds
+            if tracksPhase {
+                let angle = phaseRate * power * scale * scale * substepSeconds
                 let (c, s) = (Double.cos(angle), Double.sin(angle))
                 (x, y) = (x * c - y * s, x * s + y * c)
             }
@@ -162,17 +233,19 @@ struct RingSimulator {
             y += noiseAmplitude * ringNoise.next()
             power = x * x + y * y
 
-            // Diode and video filter.
-            let diodeVolts = -maxVolts * Double.expMinusOne(-power * inversePowerScale)
+            // Diode and video filter. 1 − e^{−u} loses at most ~1e-16·V_max absolute to
+            // cancellation at small u (far below the detector noise), and exp is about half
+            // the price of expm1 here.
+            let diodeVolts = diodeMaxVolts * (1 - exp(-power * inverseDiodePowerScale))
             videoVolts += (diodeVolts - videoVolts) * videoFilterWeight
         }
-        let measured = videoVolts + parameters.detector.noiseVoltsRMS * detectorNoise.next()
+        let measured = videoVolts + detectorNoiseVolts * detectorNoise.next()
         let code = convert(measured)
-        guard latencyLine.count > 0, parameters.adcLatencySamples > 0 else { return code }
+        guard latencySamples > 0 else { return code }
         let delivered = latencyLine[latencyIndex]
         latencyLine[latencyIndex] = code
         latencyIndex += 1
-        if latencyIndex == parameters.adcLatencySamples { latencyIndex = 0 }
+        if latencyIndex == latencySamples { latencyIndex = 0 }
         return delivered
     }
 
@@ -182,7 +255,7 @@ struct RingSimulator {
     private mutating func convert(_ volts: Double) -> Int32 {
         switch adcMode {
         case .normal:
-            let raw = (volts * adcScale + parameters.adc.offsetVolts / adcLSB).rounded()
+            let raw = roundedToNearest(volts * adcScale + adcOffsetCodes)
             lastCode = Int32(min(max(raw, 0), adcMaximumCode))
         case .stuck:
             break

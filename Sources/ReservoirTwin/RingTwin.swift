@@ -58,6 +58,7 @@ public final class RingTwin {
         self.seed = seed
         self.clock = clock
         origin = clock.now()
+        dacTransfer = DACTransfer(parameters.dac)
         heldOutputVolts = 0
         simulator = RingSimulator(parameters: parameters, seed: seed, initialDACVolts: 0)
         heldOutputVolts = dacOutputVolts(forRequest: .zero)
@@ -186,11 +187,31 @@ public final class RingTwin {
 
     // MARK: Converters
 
-    /// The DAC transfer: nearest code at the nominal scale, then the gain and offset errors.
+    /// The DAC transfer: nearest code at the nominal scale (clamped), then the gain and offset
+    /// errors: V_out = (1 + ε_dac)·code·LSB + offset_dac.
+    struct DACTransfer {
+        let inverseLSB: Double
+        let maximumCode: Double
+        let voltsPerCode: Double
+        let offsetVolts: Double
+
+        init(_ dac: TwinParameters.Converter) {
+            inverseLSB = 1 / dac.format.leastSignificantBit.value
+            maximumCode = Double(dac.format.maximumCode)
+            voltsPerCode = (1 + dac.gainError) * dac.format.leastSignificantBit.value
+            offsetVolts = dac.offsetVolts
+        }
+
+        @inline(__always)
+        func outputVolts(forRequest request: Volts) -> Double {
+            let code = min(max(roundedToNearest(request.value * inverseLSB), 0), maximumCode)
+            return code * voltsPerCode + offsetVolts
+        }
+    }
+    private let dacTransfer: DACTransfer
+
     func dacOutputVolts(forRequest request: Volts) -> Double {
-        let format = parameters.dac.format
-        let code = format.code(forVolts: request)
-        return (1 + parameters.dac.gainError) * format.volts(forCode: code).value + parameters.dac.offsetVolts
+        dacTransfer.outputVolts(forRequest: request)
     }
 
     func hold(_ level: Volts) throws(DeviceError) {
@@ -213,7 +234,10 @@ public final class RingTwin {
         // A full queue blocks the caller until enough samples have played out.
         let needed = block.count - dacQueue!.freeSpace
         if needed > 0 { advance(toSample: samplesSimulated + needed) }
-        for request in block { dacQueue!.append(dacOutputVolts(forRequest: request)) }
+        var queue = dacQueue!
+        let transfer = dacTransfer
+        for request in block { queue.append(transfer.outputVolts(forRequest: request)) }
+        dacQueue = queue
     }
 
     func closeDACQueue() {
@@ -235,11 +259,13 @@ public final class RingTwin {
         if missing > 0 { advance(toSample: samplesSimulated + missing) }
         let lsb = parameters.adc.format.leastSignificantBit.value
         var lost = false
+        var queue = adcQueue!
         for index in block.indices {
-            let code = adcQueue!.removeFirst()
+            let code = queue.removeFirst()
             lost = lost || code == Self.lostSample
             block[index] = Volts(Double(code) * lsb)
         }
+        adcQueue = queue
         if lost {
             throw DeviceError(
                 .timedOut, errno: .timedOut, operation: "refill of the twin's ADC",

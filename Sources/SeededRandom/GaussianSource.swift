@@ -7,7 +7,7 @@ import RealModule
 public struct GaussianSource: @unchecked Sendable {  // the table pointers are immutable and never freed
     /// The uniform stream the deviates are made from.
     public var uniform: Xoshiro256StarStar
-    private let tables: ZigguratTables.Pointers
+    @usableFromInline let tables: ZigguratTables.Pointers
 
     /// A source whose draws are fixed by `seed` (and `stream`, for independent sub-streams).
     public init(seed: UInt64, stream: UInt64 = 0) {
@@ -16,7 +16,7 @@ public struct GaussianSource: @unchecked Sendable {  // the table pointers are i
     }
 
     /// One N(0, 1) deviate.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next() -> Double {
         let bits = uniform.next()
         // Upper 32 bits as a signed integer: sign and magnitude; lowest 7 bits pick the layer.
@@ -29,8 +29,8 @@ public struct GaussianSource: @unchecked Sendable {  // the table pointers are i
     }
 
     /// The wedge and tail cases (Marsaglia & Tsang's `nfix`).
-    @inline(never)
-    private mutating func slowPath(hz initialHz: Int64, iz initialIz: Int) -> Double {
+    @usableFromInline @inline(never)
+    mutating func slowPath(hz initialHz: Int64, iz initialIz: Int) -> Double {
         var hz = initialHz
         var iz = initialIz
         while true {
@@ -61,6 +61,7 @@ public struct GaussianSource: @unchecked Sendable {  // the table pointers are i
 
 /// The ziggurat's layer tables, built once per process and shared read-only. The hot path
 /// reads them through raw pointers: no bounds checks, no reference counting.
+@usableFromInline
 final class ZigguratTables: @unchecked Sendable {  // written once in init, then read-only
     /// Start of the tail: the x-coordinate of the base layer's right edge.
     static let r = 3.442619855899
@@ -69,13 +70,14 @@ final class ZigguratTables: @unchecked Sendable {  // written once in init, then
 
     static let shared = ZigguratTables()
 
+    @usableFromInline
     struct Pointers {
         /// Accept |hz| below k[i] at once (the layer lies wholly under the curve there).
-        let k: UnsafePointer<UInt64>
+        @usableFromInline let k: UnsafePointer<UInt64>
         /// Scale from the 32-bit integer to x in layer i.
-        let w: UnsafePointer<Double>
+        @usableFromInline let w: UnsafePointer<Double>
         /// Density exp(−x²/2) at each layer's right edge.
-        let f: UnsafePointer<Double>
+        @usableFromInline let f: UnsafePointer<Double>
     }
 
     /// The tables; allocated once for the life of the process (the singleton is never freed).

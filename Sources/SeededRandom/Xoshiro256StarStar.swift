@@ -1,10 +1,10 @@
 /// xoshiro256** (Blackman & Vigna 2018): a fast 64-bit generator with 256 bits of state,
 /// seeded through SplitMix64 so that nearby seeds give unrelated streams.
 public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
-    private var s0: UInt64
-    private var s1: UInt64
-    private var s2: UInt64
-    private var s3: UInt64
+    @usableFromInline var s0: UInt64
+    @usableFromInline var s1: UInt64
+    @usableFromInline var s2: UInt64
+    @usableFromInline var s3: UInt64
 
     /// A generator whose whole stream is fixed by `seed`.
     public init(seed: UInt64) {
@@ -23,7 +23,7 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     }
 
     /// The next 64 random bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = rotateLeft(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -37,19 +37,19 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform double in [0, 1) with 53 random bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func nextUnitInterval() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
     /// A uniform double in (0, 1], safe to take the logarithm of.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func nextOpenUnitInterval() -> Double {
         Double((next() >> 11) + 1) * 0x1.0p-53
     }
 
-    @inline(__always)
-    private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 {
+    @inlinable @inline(__always)
+    func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 {
         (x << k) | (x >> (64 - k))
     }
 }
