@@ -3,17 +3,19 @@ import RealModule
 /// Fits the relaxation time of the rising edge of a synchronously averaged square-wave
 /// response (see `RingProbe.squareWaveResponse`).
 ///
-/// Model after the edge: w(n) = w_∞ − Δ·e^{−n/τ}. The edge is the steepest rise (circular);
-/// w_∞ is the mean of the second half of the high plateau; τ comes from a weighted
-/// least-squares line through ln(w_∞ − w(n)) for n from `skip` samples after the edge,
-/// weights (w_∞ − w)², which equalize the noise of the logarithm (var ln y ≈ σ²/y²).
-/// Starting `skip` samples late lets the faster poles of the chain (DAC filter, video filter)
-/// die out, so the slope is the slowest pole's: the ring's.
+/// Model after the edge: w(n) = c − Δ·e^{−n/τ}. The edge is the steepest rise (circular).
+/// For a fixed τ the model is linear in (c, Δ), so those come from ordinary least squares and
+/// τ is the one-dimensional minimiser of the residual (variable projection), found by a coarse
+/// scan and golden-section refinement. Fitting c jointly, instead of reading it off the tail
+/// of a short plateau, keeps the asymptote from biasing τ. The fit starts `skip` samples after
+/// the edge so the faster poles of the chain (DAC filter, video filter) have died out and the
+/// slope is the slowest pole's: the ring's.
 public enum RelaxationFit {
-    /// τ in samples. Returns nil when fewer than three usable points follow the edge.
-    public static func timeConstantSamples(response: [Double], halfCycle: Int, skip: Int = 2) -> Double? {
+    /// τ in samples, fitted over the `highSamples` after the rising edge. Nil when the
+    /// response has no decaying rise or τ lands on the edge of the searched range.
+    public static func timeConstantSamples(response: [Double], highSamples: Int, skip: Int = 2) -> Double? {
         let cycle = response.count
-        precondition(cycle == 2 * halfCycle && halfCycle >= 8)
+        precondition(highSamples > skip + 3 && highSamples < cycle)
         func at(_ index: Int) -> Double { response[((index % cycle) + cycle) % cycle] }
 
         var edge = 0
@@ -22,28 +24,44 @@ public enum RelaxationFit {
             steepest = at(index + 1) - at(index)
             edge = index
         }
-        var plateau = 0.0
-        for offset in (halfCycle / 2)..<halfCycle { plateau += at(edge + offset) }
-        plateau /= Double(halfCycle - halfCycle / 2)
+        let offsets = Array(skip..<highSamples)
+        let values = offsets.map { at(edge + $0) }
 
-        var sw = 0.0, swx = 0.0, swy = 0.0, swxx = 0.0, swxy = 0.0
-        var points = 0
-        for n in skip..<(halfCycle / 2) {
-            let gap = plateau - at(edge + n)
-            guard gap > 0 else { break }
-            let weight = gap * gap
-            let x = Double(n)
-            let y = Double.log(gap)
-            sw += weight
-            swx += weight * x
-            swy += weight * y
-            swxx += weight * x * x
-            swxy += weight * x * y
-            points += 1
+        /// Residual sum of squares of the best (c, Δ) for decay time `tau`.
+        func residual(_ tau: Double) -> Double {
+            let basis = offsets.map { Double.exp(-Double($0) / tau) }
+            let n = Double(offsets.count)
+            let sumB = basis.reduce(0, +)
+            let sumBB = basis.reduce(0) { $0 + $1 * $1 }
+            let sumW = values.reduce(0, +)
+            let sumBW = zip(basis, values).reduce(0) { $0 + $1.0 * $1.1 }
+            let determinant = n * sumBB - sumB * sumB
+            let c = (sumBB * sumW - sumB * sumBW) / determinant
+            let slope = (n * sumBW - sumB * sumW) / determinant  // = −Δ
+            return zip(basis, values).reduce(0) { total, pair in
+                let error = pair.1 - (c + slope * pair.0)
+                return total + error * error
+            }
         }
-        guard points >= 3 else { return nil }
-        let slope = (sw * swxy - swx * swy) / (sw * swxx - swx * swx)
-        guard slope < 0 else { return nil }
-        return -1 / slope
+
+        // Coarse logarithmic scan for the basin, then golden-section refinement.
+        let lowest = 0.1
+        let highest = 5.0 * Double(highSamples)
+        let grid = (0...200).map { lowest * Double.pow(highest / lowest, Double($0) / 200) }
+        let best = grid.indices.min { residual(grid[$0]) < residual(grid[$1]) }!
+        guard best > 0, best < grid.count - 1 else { return nil }
+        var low = grid[best - 1]
+        var high = grid[best + 1]
+        let ratio = (5.0.squareRoot() - 1) / 2
+        for _ in 0..<60 {
+            let left = high - ratio * (high - low)
+            let right = low + ratio * (high - low)
+            if residual(left) < residual(right) { high = right } else { low = left }
+        }
+        let tau = (low + high) / 2
+        // The rise must actually decay toward a higher level.
+        let basisFirst = Double.exp(-Double(offsets[0]) / tau)
+        guard values.last! > values.first!, basisFirst > 0 else { return nil }
+        return tau
     }
 }

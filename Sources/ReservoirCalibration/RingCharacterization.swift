@@ -48,9 +48,11 @@ public struct RingCharacterization {
         public var description: String
     }
 
-    /// Samples in the relaxation measurement's square wave half-cycle, and its repetitions.
-    public var relaxationHalfCycle = 25
-    public var relaxationCycles = 20_000
+    /// The relaxation measurement's drive: samples at the measured level (≈ 6 τ at G = 0.98 on
+    /// the default twin), samples at the start level (long enough to settle there), repetitions.
+    public var relaxationHighSamples = 16
+    public var relaxationLowSamples = 6
+    public var relaxationCycles = 80_000
     /// Samples averaged for the noise floor and the saturated power.
     public var noiseFloorSamples = 200_000
     public var saturationSamples = 50_000
@@ -64,15 +66,18 @@ public struct RingCharacterization {
         try board.enableRing()
         let probe = RingProbe(board: board, readout: plan.readout)
 
-        progress("threshold")
-        let threshold = try ThresholdSearch(range: plan.thresholdSearchRange).run(probe)
+        // The relaxation goes first: it is the measurement most sensitive to the slow gain
+        // drift, which has had the least time to wander at the start.
 
         progress("relaxation")
         let response = try probe.squareWaveResponse(
             highVolts: plan.relaxationVolts, lowVolts: plan.relaxationStartVolts,
-            halfCycle: relaxationHalfCycle, cycles: relaxationCycles)
-        guard let tauSamples = RelaxationFit.timeConstantSamples(response: response, halfCycle: relaxationHalfCycle)
+            highSamples: relaxationHighSamples, lowSamples: relaxationLowSamples, cycles: relaxationCycles)
+        guard let tauSamples = RelaxationFit.timeConstantSamples(response: response, highSamples: relaxationHighSamples)
         else { throw Failure(description: "the step response had no decaying edge to fit") }
+
+        progress("threshold")
+        let threshold = try ThresholdSearch(range: plan.thresholdSearchRange).run(probe)
 
         progress("noise floor")
         let floor = try probe.meanPower(atVolts: plan.noiseFloorVolts, settleSamples: 1000, samples: noiseFloorSamples)

@@ -36,17 +36,17 @@ public struct RingProbe {
         return sum / Double(blockCount * samplesPerBlock)
     }
 
-    /// The synchronous average of the detected power over one cycle of a square-wave drive:
-    /// `highVolts` for the first `halfCycle` samples, `lowVolts` for the next, repeated
-    /// `cycles` times after `warmupCycles` that are discarded. Index 0 of the result is the
-    /// first ADC sample of a cycle; the converter latency shifts the edges to the right.
+    /// The synchronous average of the detected power over one cycle of a rectangular drive:
+    /// `highVolts` for `highSamples`, then `lowVolts` for `lowSamples`, repeated `cycles` times
+    /// after `warmupCycles` that are discarded. Index 0 of the result is the first ADC sample of
+    /// a cycle; the converter latency shifts the edges to the right.
     public func squareWaveResponse(
-        highVolts: Volts, lowVolts: Volts, halfCycle: Int, cycles: Int, warmupCycles: Int = 20
+        highVolts: Volts, lowVolts: Volts, highSamples: Int, lowSamples: Int, cycles: Int, warmupCycles: Int = 20
     ) throws(DeviceError) -> [Double] {
-        let cycle = 2 * halfCycle
+        let cycle = highSamples + lowSamples
         let drive = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
         defer { drive.deallocate() }
-        for index in 0..<cycle { drive[index] = index < halfCycle ? highVolts : lowVolts }
+        for index in 0..<cycle { drive[index] = index < highSamples ? highVolts : lowVolts }
         let readings = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
         defer { readings.deallocate() }
 

@@ -39,7 +39,7 @@ struct TwinCharacterizeCommand: ParsableCommand {
 struct TwinCharacterizationComparison {
     /// Operating points of the measurement (docs/ring-twin.md, "What the twin must show").
     static let relaxationGain = 0.98
-    static let relaxationStartGain = 0.97
+    static let relaxationStartGain = 0.9
     static let noiseFloorGain = 0.9
     static let saturationGain = 1.2
 
