@@ -62,11 +62,13 @@ let package = Package(
         .testTarget(name: "ReservoirHALTests", dependencies: ["ReservoirHAL"]),
         .testTarget(
             name: "ReservoirFilesTests",
-            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTesting"]),
-        .testTarget(name: "ReservoirHardwareTests", dependencies: ["ReservoirHardware"]),
+            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTesting", "ReservoirTwin"]),
+        .testTarget(name: "ReservoirHardwareTests", dependencies: ["ReservoirHAL", "ReservoirHardware"]),
         .testTarget(
             name: "ReservoirTwinTests",
-            dependencies: ["ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration"]),
+            dependencies: [
+                "ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration", "ReservoirHardware",
+            ]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

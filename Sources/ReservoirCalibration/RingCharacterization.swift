@@ -83,7 +83,8 @@ public struct RingCharacterization {
         let floor = try probe.meanPower(atVolts: plan.noiseFloorVolts, settleSamples: 1000, samples: noiseFloorSamples)
 
         progress("saturation")
-        let saturated = try probe.meanPower(atVolts: plan.saturationVolts, settleSamples: 1000, samples: saturationSamples)
+        let saturated = try probe.meanPower(
+            atVolts: plan.saturationVolts, settleSamples: 1000, samples: saturationSamples)
 
         return Result(
             thresholdVolts: threshold.thresholdVolts,

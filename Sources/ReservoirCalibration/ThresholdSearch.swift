@@ -49,7 +49,8 @@ public struct ThresholdSearch {
             volts = volts + coarseStep
         }
         guard let onset else {
-            throw NotFound(description: "the ring did not oscillate anywhere in \(range.lowerBound)...\(range.upperBound)")
+            throw NotFound(
+                description: "the ring did not oscillate anywhere in \(range.lowerBound)...\(range.upperBound)")
         }
         var points: [(volts: Double, power: Double)] = []
         var fine = (onset - 2.5 * coarseStep).clamped(to: range)

@@ -34,7 +34,8 @@ public enum DataFile {
         }
         guard let root else {
             throw ConfigError(
-                file: file, field: "", problem: .unreadable(reason: "the file is empty"), expected: "a mapping of fields")
+                file: file, field: "", problem: .unreadable(reason: "the file is empty"),
+                expected: "a mapping of fields")
         }
         return convert(root)
     }

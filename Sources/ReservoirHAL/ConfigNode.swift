@@ -183,7 +183,9 @@ public final class ConfigMapping {
     }
 
     /// A finite number in `range`, or `defaultValue` when absent.
-    public func double(_ key: String, in range: ClosedRange<Double>, default defaultValue: Double) throws(ConfigError) -> Double {
+    public func double(_ key: String, in range: ClosedRange<Double>, default defaultValue: Double) throws(ConfigError)
+        -> Double
+    {
         guard let node = optionalNode(key) else { return defaultValue }
         return try parsedDouble(node, key, in: range, expected: Self.describe(range))
     }

@@ -21,14 +21,19 @@ public enum TwinFixtures {
         try TwinParameters(parsing: DataFile.load(defaultParametersPath), source: defaultParametersPath)
     }
 
-    /// A lock-step twin and its board, from the default files (optionally with parameters changed).
+    /// The twin board file, loaded.
+    public static func twinWiring() throws -> BoardDescription {
+        try DataFile.loadBoard(twinBoardPath)
+    }
+
+    /// A twin and its board from the default files (optionally with parameters changed), in
+    /// lock-step unless given another clock.
     public static func twinBoard(
-        seed: UInt64 = 1, adjust: (inout TwinParameters) -> Void = { _ in }
+        seed: UInt64 = 1, clock: any BoardClock = ManualClock(), adjust: (inout TwinParameters) -> Void = { _ in }
     ) throws -> (twin: RingTwin, board: Board) {
         var parameters = try defaultParameters()
         adjust(&parameters)
-        let twin = RingTwin(parameters: parameters, seed: seed)
-        let board = try twin.makeBoard(wiring: DataFile.loadBoard(twinBoardPath))
-        return (twin, board)
+        let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
+        return (twin, try twin.makeBoard(wiring: twinWiring()))
     }
 }

@@ -7,7 +7,7 @@ import RealModule
 /// r = x − n·ln2/64 ∈ [−ln2/128, ln2/128]; 2^{j/64} from a 64-entry table, e^r from its Taylor
 /// polynomial to degree 5 (remainder |r|^6/720 < 4e-17), evaluated in Estrin's form so the
 /// dependency chain is short; 2^m by adding m to the exponent bits.
-struct FastExp {
+public struct FastExp: @unchecked Sendable {  // the table is immutable
     // Written once by the lazy initializer, then only read.
     nonisolated(unsafe) private static let table: UnsafePointer<Double> = {
         let values = UnsafeMutablePointer<Double>.allocate(capacity: 64)
@@ -18,7 +18,7 @@ struct FastExp {
     private let table: UnsafePointer<Double>
 
     /// An evaluator holding the shared table.
-    init() { table = Self.table }
+    public init() { table = Self.table }
 
     private static let scale = 64 / 0.693147180559945309417  // 64/ln 2
     private static let stepHigh = 0.693147180369123816490 / 64  // ln2/64 split so n·stepHigh is exact
@@ -26,7 +26,7 @@ struct FastExp {
 
     /// e^x for x in [−700, 700] (clamped outside it).
     @inline(__always)
-    func callAsFunction(_ x: Double) -> Double {
+    public func callAsFunction(_ x: Double) -> Double {
         let clamped = min(max(x, -700), 700)
         let n = roundedToNearest(clamped * Self.scale)
         let r = (clamped - n * Self.stepHigh) - n * Self.stepLow

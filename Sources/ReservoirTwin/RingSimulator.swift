@@ -141,7 +141,7 @@ struct RingSimulator {
         latencyLine = .allocate(capacity: max(parameters.adcLatencySamples, 1))
         substepCoefficients = .allocate(capacity: parameters.substeps)
         substepCoefficients.initialize(repeating: coefficients)
-        let restingCode = Int32(adcOffsetCodes.rounded())
+        let restingCode = Int32(min(max(adcOffsetCodes.rounded(), 0), adcMaximumCode))
         latencyLine.initialize(repeating: restingCode)
         lastCode = restingCode
     }

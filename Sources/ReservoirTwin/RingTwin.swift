@@ -169,6 +169,8 @@ public final class RingTwin {
             statistics.overrunSamples += overruns
             remaining -= chunk
         }
+        // A fault scheduled at time t is in effect at t, before the sample that starts there.
+        if samplesSimulated >= nextFaultSample { applyDueFaults() }
     }
 
     /// Sleeps until sample `target` is due on the clock, then simulates up to it.
@@ -279,7 +281,8 @@ public final class RingTwin {
     }
 
     private func dacFailure(_ operation: String) -> DeviceError {
-        DeviceError(.ioFailure, errno: .ioError, operation: "\(operation) on the twin's DAC", detail: "injected DAC failure")
+        DeviceError(
+            .ioFailure, errno: .ioError, operation: "\(operation) on the twin's DAC", detail: "injected DAC failure")
     }
 
     // MARK: GPIO

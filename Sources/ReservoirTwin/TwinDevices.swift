@@ -70,7 +70,8 @@ final class TwinADCStream: AnalogInputStream {
 
     func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
         guard isOpen, block.count == samplesPerBlock else {
-            throw blockMismatch("refill of the twin's ADC", isOpen: isOpen, found: block.count, expected: samplesPerBlock)
+            throw blockMismatch(
+                "refill of the twin's ADC", isOpen: isOpen, found: block.count, expected: samplesPerBlock)
         }
         try twin.refill(block)
     }
@@ -138,7 +139,8 @@ extension RingTwin {
                 expected: "\(twin), as the twin's parameter file says")
         }
         if wiring.sampleRate != parameters.sampleRate {
-            throw mismatch("sample_rate_hz", board: "\(wiring.sampleRate.value)", twin: "\(parameters.sampleRate.value)")
+            throw mismatch(
+                "sample_rate_hz", board: "\(wiring.sampleRate.value)", twin: "\(parameters.sampleRate.value)")
         }
         if wiring.dac.format != parameters.dac.format {
             throw mismatch(

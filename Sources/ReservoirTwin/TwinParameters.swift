@@ -20,6 +20,13 @@ public struct TwinParameters: Sendable, Equatable {
         public var gainMax: Double
         public var midVolts: Double
         public var widthVolts: Double
+
+        public init(gainMin: Double, gainMax: Double, midVolts: Double, widthVolts: Double) {
+            self.gainMin = gainMin
+            self.gainMax = gainMax
+            self.midVolts = midVolts
+            self.widthVolts = widthVolts
+        }
     }
     /// The voltage-controlled attenuator.
     public var attenuator: Attenuator

@@ -46,7 +46,8 @@ public struct GaussianSource: @unchecked Sendable {  // the table pointers are i
                 return hz > 0 ? ZigguratTables.r + tailX : -ZigguratTables.r - tailX
             }
             // Wedge: accept under the density curve.
-            if tables.f[iz] + uniform.nextUnitInterval() * (tables.f[iz - 1] - tables.f[iz]) < Double.exp(-0.5 * x * x) {
+            if tables.f[iz] + uniform.nextUnitInterval() * (tables.f[iz - 1] - tables.f[iz]) < Double.exp(-0.5 * x * x)
+            {
                 return x
             }
             let bits = uniform.next()

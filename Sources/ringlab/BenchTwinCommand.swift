@@ -29,7 +29,7 @@ struct BenchTwinCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (twin, board) = try Composition.twinBoard(twinFile: nil, seed: 1)
+            let (twin, board, _) = try Composition.twinBoard(twinFile: nil, seed: 1)
             // The drive loop's default regime: bias at G ≈ 1.12, nodes spread over ±0.1 V.
             let operating = Volts(twin.parameters.dacRequestVolts(forGain: 1.12))
             let result = try TwinBenchmark.run(
@@ -48,9 +48,14 @@ struct BenchTwinCommand: ParsableCommand {
             } else {
                 print("twin benchmark (\(build) build, one thread, \(twin.parameters.substeps) substeps per sample)")
                 print(String(format: "  samples per second   %.3g", result.samplesPerSecond))
-                print(String(format: "  real-time factor     %.1f× (sample rate %.0f Hz)", result.realtimeFactor, twin.parameters.sampleRate.value))
+                print(
+                    String(
+                        format: "  real-time factor     %.1f× (sample rate %.0f Hz)", result.realtimeFactor,
+                        twin.parameters.sampleRate.value))
                 print(String(format: "  time per substep     %.1f ns", result.nanosecondsPerSubstep))
-                if build == "debug" { print("  note: a debug build; run `swift build -c release` for the figure that counts") }
+                if build == "debug" {
+                    print("  note: a debug build; run `swift build -c release` for the figure that counts")
+                }
             }
         }
     }

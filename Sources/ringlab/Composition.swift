@@ -22,7 +22,8 @@ enum Composition {
         if let home = ProcessInfo.processInfo.environment["RINGLAB_HOME"] { roots.append(home) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         roots.append(executable.deletingLastPathComponent().appendingPathComponent("../../..").standardized.path)
-        roots.append(executable.deletingLastPathComponent().appendingPathComponent("../share/ringlab").standardized.path)
+        roots.append(
+            executable.deletingLastPathComponent().appendingPathComponent("../share/ringlab").standardized.path)
         for root in roots where fileManager.fileExists(atPath: "\(root)/\(relativePath)") {
             return "\(root)/\(relativePath)"
         }
@@ -37,7 +38,7 @@ enum Composition {
     /// A lock-step twin board from the default board file, with the physics from `twinFile`
     /// (default: the one the board file names).
     static func twinBoard(twinFile: String?, seed: UInt64, clock: any BoardClock = ManualClock()) throws(ConfigError)
-        -> (twin: RingTwin, board: Board)
+        -> (twin: RingTwin, board: Board, parametersFile: String)
     {
         let wiring = try DataFile.loadBoard(locateDefault(defaultBoardFile))
         guard case .twin(let namedParameters) = wiring.backend else {
@@ -45,9 +46,9 @@ enum Composition {
                 file: wiring.source, field: "backend", problem: .invalidValue(found: "\"iio\""),
                 expected: "\"twin\" for the default twin board")
         }
-        let parameters = try loadTwinParameters(twinFile ?? namedParameters)
-        let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
-        return (twin, try twin.makeBoard(wiring: wiring))
+        let parametersFile = twinFile ?? namedParameters
+        let twin = RingTwin(parameters: try loadTwinParameters(parametersFile), seed: seed, clock: clock)
+        return (twin, try twin.makeBoard(wiring: wiring), parametersFile)
     }
 }
 

@@ -22,13 +22,13 @@ struct TwinCharacterizeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (twinModel, board) = try Composition.twinBoard(twinFile: twin, seed: seed)
+            let (twinModel, board, parametersFile) = try Composition.twinBoard(twinFile: twin, seed: seed)
             let comparison = try TwinCharacterizationComparison.run(
                 twin: twinModel, board: board, progress: progressReporter("twin characterize"))
             if json {
                 try printJSON(comparison.report(seed: seed))
             } else {
-                print("twin characterize: \(twinModel.parameters == twinModel.parameters ? (twin ?? board.wiring.name) : ""), seed \(seed)")
+                print("twin characterize: \(parametersFile), seed \(seed)")
                 print(comparison.table())
             }
         }
@@ -87,9 +87,10 @@ struct TwinCharacterizationComparison {
     }
 
     func report(seed: UInt64) -> [String: Figure] {
-        Dictionary(uniqueKeysWithValues: rows.map {
-            ($0.key, Figure(measured: $0.measured, expected: $0.expected, relative_error: $0.relativeError))
-        })
+        Dictionary(
+            uniqueKeysWithValues: rows.map {
+                ($0.key, Figure(measured: $0.measured, expected: $0.expected, relative_error: $0.relativeError))
+            })
     }
 
     func table() -> String {
@@ -98,7 +99,8 @@ struct TwinCharacterizationComparison {
             return unit.isEmpty ? text : "\(text) \(unit)"
         }
         var lines = [
-            "quantity".padding(toLength: 26, withPad: " ", startingAt: 0) + "measured".padding(toLength: 16, withPad: " ", startingAt: 0)
+            "quantity".padding(toLength: 26, withPad: " ", startingAt: 0)
+                + "measured".padding(toLength: 16, withPad: " ", startingAt: 0)
                 + "expected".padding(toLength: 16, withPad: " ", startingAt: 0) + "rel. error"
         ]
         for row in rows {

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Runs the built `ringlab` executable as a real process, for end-to-end tests.
+public enum CommandRunner {
+    /// What a finished command left behind.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+    }
+
+    /// The `ringlab` binary: `$RINGLAB_BIN` when set, else the one built beside these tests.
+    public static var executablePath: String {
+        if let path = ProcessInfo.processInfo.environment["RINGLAB_BIN"] { return path }
+        #if DEBUG
+            let configuration = "debug"
+        #else
+            let configuration = "release"
+        #endif
+        return "\(TwinFixtures.packageRoot)/.build/\(configuration)/ringlab"
+    }
+
+    /// Runs `ringlab arguments…` from the package root and waits for it.
+    public static func ringlab(_ arguments: [String]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executablePath)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        // Read both pipes before waiting, so a chatty child cannot block on a full pipe.
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Runs `ringlab arguments…` and decodes its standard output as a JSON object.
+    public static func ringlabJSON(_ arguments: [String]) throws -> [String: Any] {
+        let outcome = try ringlab(arguments)
+        guard outcome.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any]
+        else {
+            throw CommandFailure(arguments: arguments, outcome: outcome)
+        }
+        return object
+    }
+
+    /// A command that did not succeed, with what it printed.
+    public struct CommandFailure: Error, CustomStringConvertible {
+        public var arguments: [String]
+        public var outcome: Outcome
+        public var description: String {
+            "ringlab \(arguments.joined(separator: " ")) exited \(outcome.status): \(outcome.standardError)"
+        }
+    }
+}
