@@ -39,7 +39,12 @@ let package = Package(
             name: "ReservoirTwin",
             dependencies: ["ReservoirHAL", "SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
 
-        // L2: routines that drive any Board.
+        // L2: the drive loop, and routines that drive any Board.
+        .target(
+            name: "ReservoirControl",
+            dependencies: [
+                "ReservoirHAL", "CRealtime", "SeededRandom", .product(name: "RealModule", package: "swift-numerics"),
+            ]),
         .target(
             name: "ReservoirCalibration",
             dependencies: ["ReservoirHAL", .product(name: "RealModule", package: "swift-numerics")]),
@@ -47,14 +52,14 @@ let package = Package(
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(
             name: "ReservoirTesting",
-            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTwin"]),
+            dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTwin", "ReservoirControl"]),
 
         // L4: the composition root.
         .executableTarget(
             name: "ringlab",
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
-                "ReservoirCalibration",
+                "ReservoirCalibration", "ReservoirControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -69,6 +74,9 @@ let package = Package(
             dependencies: [
                 "ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration", "ReservoirHardware",
             ]),
+        .testTarget(
+            name: "ReservoirControlTests",
+            dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,7 +3,39 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+
+static volatile sig_atomic_t pending_stop_signal = 0;
+
+static void record_stop_signal(int number) {
+    if (pending_stop_signal == 0) pending_stop_signal = number;
+}
+
+int rt_install_stop_signal_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = record_stop_signal;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGINT, &action, NULL) != 0) return -errno;
+    if (sigaction(SIGTERM, &action, NULL) != 0) return -errno;
+    return 0;
+}
+
+int rt_pending_stop_signal(void) { return pending_stop_signal; }
+
+void rt_clear_stop_signal(void) { pending_stop_signal = 0; }
+
+int rt_lock_memory(void) {
+    return mlockall(MCL_CURRENT | MCL_FUTURE) == 0 ? 0 : errno;
+}
+
+int rt_set_fifo_priority(int priority) {
+    struct sched_param parameters = { .sched_priority = priority };
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters);
+}
 
 int rt_pin_current_thread_to_cpu(int cpu) {
     cpu_set_t set;

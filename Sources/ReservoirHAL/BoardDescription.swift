@@ -59,6 +59,30 @@ public struct BoardDescription: Sendable {
     public var adc: Converter
     /// The GPIO roles.
     public var gpio: GPIOWiring
+    /// Where to run the reservoir until a calibration says better, when the file gives one.
+    public var operatingPoint: OperatingPoint?
+
+    /// The drive and readout settings of the reservoir on this board (docs/drive-loop.md).
+    public struct OperatingPoint: Sendable, Equatable {
+        /// V_bias: the drive at a(k) = 0.
+        public var biasVolts: Volts
+        /// V_span: v = V_bias + V_span·tanh(a).
+        public var spanVolts: Volts
+        /// Converter latency L: an ADC sample reflects the DAC sample L samples earlier.
+        public var latencySamples: Int
+        /// The feedback strength η chosen for this board.
+        public var feedback: Double
+
+        /// An operating point from its values.
+        public init(
+            biasVolts: Volts, spanVolts: Volts, latencySamples: Int, feedback: Double
+        ) {
+            self.biasVolts = biasVolts
+            self.spanVolts = spanVolts
+            self.latencySamples = latencySamples
+            self.feedback = feedback
+        }
+    }
 
     /// Reads and validates a board file already parsed into `root`. `source` is the file's path
     /// as the user gave it; relative paths inside the file are resolved against its folder.
@@ -99,6 +123,17 @@ public struct BoardDescription: Sendable {
             trigger: try Self.line(gpioFields.mapping("trigger")),
             interlock: try Self.line(gpioFields.mapping("interlock")))
         try gpioFields.rejectUnknownFields()
+
+        if let point = try top.optionalMapping("operating_point") {
+            operatingPoint = OperatingPoint(
+                biasVolts: Volts(try point.double("bias_volts", in: minimum...maximum)),
+                spanVolts: Volts(try point.double("span_volts", in: 0...(maximum - minimum))),
+                latencySamples: try point.int("latency_samples", in: 0...65536),
+                feedback: try point.double("feedback", in: -100...100))
+            try point.rejectUnknownFields()
+        } else {
+            operatingPoint = nil
+        }
         try top.rejectUnknownFields()
     }
 

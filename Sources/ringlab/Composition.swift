@@ -52,6 +52,38 @@ enum Composition {
     }
 }
 
+extension Composition {
+    /// A board from the board file at `path` with the backend it names: a twin (seeded, in
+    /// lock-step unless given another clock) or, later, libiio hardware.
+    static func board(file path: String, seed: UInt64, clock: any BoardClock = ManualClock()) throws
+        -> (board: Board, twin: RingTwin?)
+    {
+        let wiring = try DataFile.loadBoard(path)
+        switch wiring.backend {
+        case .twin(let parametersPath):
+            let twin = RingTwin(parameters: try loadTwinParameters(parametersPath), seed: seed, clock: clock)
+            return (try twin.makeBoard(wiring: wiring), twin)
+        case .iio(let uri):
+            throw UnsupportedBackend(description: "\(path): the iio backend (\(uri)) is not available in this build yet")
+        }
+    }
+
+    /// The operating point of a board: its calibration when one exists, else its board file's.
+    static func operatingPoint(of board: Board) throws -> BoardDescription.OperatingPoint {
+        guard let point = board.wiring.operatingPoint else {
+            throw ConfigError(
+                file: board.wiring.source, field: "operating_point", problem: .missingField,
+                expected: "an operating point (bias_volts, span_volts, latency_samples, feedback) until the board is calibrated")
+        }
+        return point
+    }
+}
+
+/// A board file that names a backend this build cannot drive.
+struct UnsupportedBackend: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// Runs a command body, turning any error into one line on stderr and exit status 1, so
 /// that a bad file or a device failure reads as a message, not a stack of usage text.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {

@@ -16,4 +16,20 @@ int64_t rt_monotonic_nanoseconds(void);
 /// (clock_nanosleep with TIMER_ABSTIME). Returns 0 or the error number.
 int rt_sleep_until_monotonic_nanoseconds(int64_t deadline);
 
+/// Installs SIGINT and SIGTERM handlers that only record the signal (async-signal-safe);
+/// the drive loop polls `rt_pending_stop_signal` once per period. Returns 0 or -errno.
+int rt_install_stop_signal_handlers(void);
+
+/// The first SIGINT/SIGTERM received since installation or the last clear, or 0.
+int rt_pending_stop_signal(void);
+
+/// Forgets a recorded stop signal.
+void rt_clear_stop_signal(void);
+
+/// mlockall(MCL_CURRENT | MCL_FUTURE): 0 or errno.
+int rt_lock_memory(void);
+
+/// Sets the calling thread to SCHED_FIFO at `priority`: 0 or the error number.
+int rt_set_fifo_priority(int priority);
+
 #endif

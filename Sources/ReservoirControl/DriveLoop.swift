@@ -1,0 +1,309 @@
+import CRealtime
+import RealModule
+import ReservoirHAL
+
+/// The time-multiplexed reservoir on a board (docs/drive-loop.md): turns pre-layer outputs into
+/// DAC blocks, one period per input (held for D periods when there is feedback), and ADC
+/// blocks into normalized node states, keeping the board safe throughout.
+///
+/// Drive of node i in period n (input k = ⌊n/D⌋, phase n mod D):
+///
+///     a_i = p_i(k) + η·(x̂_{(i−1) mod N}(period n − D) − ½)        (no feedback term for k = 0)
+///     v_i = clamp(V_bias + V_span·tanh(a_i), V_min, V_max)
+///
+/// State of node i in period j: the mean of its S − skip ADC samples after the settling skip,
+/// taken L samples late (the converter latency), normalized x̂ = ½ + (v − v_0)/(v_hi − v_lo), so
+/// that the feedback term is centred exactly where the drive is (x̂ = ½ at a = 0) even where the
+/// detector's response is curved. The state of an input is the mean over its D held periods and
+/// the R shots.
+///
+/// Every stream starts with `rangePeriods` periods at each of V_bias − V_span, V_bias and
+/// V_bias + V_span, whose mean node readings are v_lo, v_0 and v_hi: the normalization follows
+/// the board as it is now (drift included), and the ring settles after being enabled before
+/// the first input.
+///
+/// The per-period work uses only buffers allocated here, before any stream starts: no
+/// allocation, no locks, no logging, no Foundation (a malloc-counting test checks it).
+public final class DriveLoop {
+    /// The board driven.
+    public let board: Board
+    /// The settings in use.
+    public let settings: ReservoirSettings
+    /// Samples per period, N·S.
+    public let samplesPerPeriod: Int
+    /// Periods each input is held, D.
+    public let delayPeriods: Int
+    /// Periods by which the aligned samples of a period trail its ADC block: ⌈L/(N·S)⌉.
+    private let trailingPeriods: Int
+    /// What the loop has done since it was made.
+    public private(set) var statistics = LoopStatistics()
+    /// Consecutive over-range periods that stop the loop.
+    public var overRangeLimit = 20
+
+    private let driveBlock: UnsafeMutableBufferPointer<Volts>
+    private let readings: UnsafeMutableBufferPointer<Volts>
+    /// ADC samples of the last (trailingPeriods + 1) blocks, oldest first.
+    private let history: UnsafeMutableBufferPointer<Volts>
+    /// Normalized states of recent periods, indexed by period mod `stateSlots`.
+    private let stateRing: UnsafeMutableBufferPointer<Double>
+    private let stateSlots: Int
+    private let overRangeVolts: Double
+    private var consecutiveOverRange = 0
+    /// Periods at each extreme of the drive at the start of every stream (the first
+    /// `rangeSettlePeriods` of each are not used).
+    public static let rangePeriods = 12
+    private static let rangeSettlePeriods = 4
+    /// Sums of the mean node readings at the three range levels.
+    private var rangeSums = (low: 0.0, centre: 0.0, high: 0.0)
+    private static let rangeLevels = 3
+    private var baseline = 0.0
+    private var inverseFullScale = 1.0
+    private let watchdog: Watchdog
+
+    /// A loop for `board` with `settings`; allocates every buffer the periods will use.
+    public init(board: Board, settings: ReservoirSettings, watchdogTimeout: Duration? = nil) throws(ConfigurationProblem) {
+        if let problem = settings.problem(on: board.wiring) { throw ConfigurationProblem(description: problem) }
+        self.board = board
+        self.settings = settings
+        samplesPerPeriod = settings.samplesPerPeriod
+        delayPeriods = settings.effectiveDelayPeriods
+        let latency = settings.operatingPoint.latencySamples
+        trailingPeriods = (latency + samplesPerPeriod - 1) / samplesPerPeriod
+        driveBlock = .allocate(capacity: samplesPerPeriod)
+        driveBlock.initialize(repeating: settings.operatingPoint.biasVolts)
+        readings = .allocate(capacity: samplesPerPeriod)
+        readings.initialize(repeating: .zero)
+        history = .allocate(capacity: (trailingPeriods + 1) * samplesPerPeriod)
+        history.initialize(repeating: .zero)
+        stateSlots = delayPeriods + trailingPeriods + ReservoirSettings.blocksAhead + 1
+        stateRing = .allocate(capacity: stateSlots * settings.nodes)
+        stateRing.initialize(repeating: 0.5)
+        let adc = board.adc.format
+        overRangeVolts = adc.volts(forCode: adc.maximumCode).value
+        let period = board.sampleRate.duration(of: SampleCount(samplesPerPeriod))
+        // The watchdog runs on wall time: 3τ against a clock that is wall time; a board whose
+        // clock only moves with the work (lock-step) gets a generous bound instead, since its
+        // periods take whatever wall time the host gives them.
+        let defaultTimeout = board.clock is ManualClock ? Duration.seconds(2) : period * 3
+        watchdog = Watchdog(board: board, timeout: watchdogTimeout ?? defaultTimeout)
+    }
+
+    deinit {
+        driveBlock.deallocate()
+        readings.deallocate()
+        history.deallocate()
+        stateRing.deallocate()
+    }
+
+    /// Runs the reservoir over `inputCount` inputs whose pre-layer outputs p(k) are the rows of
+    /// `drive` (inputCount × N), writing each input's state row into `states` (inputCount × N).
+    /// Each shot is one continuous stream; the board is in its safe state afterwards, whatever
+    /// happens. Throws `LoopStopped` when a safety trigger ended the run early.
+    public func run(
+        drive: UnsafeBufferPointer<Double>, inputCount: Int, states: UnsafeMutableBufferPointer<Double>
+    ) throws(LoopStopped) {
+        let nodes = settings.nodes
+        precondition(drive.count == inputCount * nodes && states.count == inputCount * nodes)
+        for index in states.indices { states[index] = 0 }
+        defer { try? board.enterSafeState() }
+        watchdog.start()
+        defer { watchdog.stop() }
+        for _ in 0..<settings.shots {
+            try stream(drive: drive, inputCount: inputCount, states: states)
+        }
+    }
+
+    /// One shot: a continuous stream of inputCount·D periods plus the trailing ones.
+    private func stream(
+        drive: UnsafeBufferPointer<Double>, inputCount: Int, states: UnsafeMutableBufferPointer<Double>
+    ) throws(LoopStopped) {
+        let probePeriods = Self.rangeLevels * Self.rangePeriods
+        let drivenPeriods = probePeriods + inputCount * delayPeriods
+        let streamedPeriods = drivenPeriods + trailingPeriods
+        let output: any AnalogOutputStream
+        let input: any AnalogInputStream
+        do {
+            try board.enableRing()
+            output = try board.dac.openStream(samplesPerBlock: samplesPerPeriod)
+        } catch {
+            throw stop(.ioError("\(error)"))
+        }
+        defer { output.close() }
+        do {
+            input = try board.adc.openStream(samplesPerBlock: samplesPerPeriod)
+        } catch {
+            throw stop(.ioError("\(error)"))
+        }
+        defer { input.close() }
+        for index in stateRing.indices { stateRing[index] = 0.5 }
+        rangeSums = (0, 0, 0)
+
+        let weight = 1 / Double(delayPeriods * settings.shots)
+        do {
+            for period in 0..<min(ReservoirSettings.blocksAhead, streamedPeriods) {
+                fillDrive(period: period, drivenPeriods: drivenPeriods, drive: drive)
+                try output.push(UnsafeBufferPointer(driveBlock))
+            }
+            for block in 0..<streamedPeriods {
+                try input.refill(readings)
+                let started = rt_monotonic_nanoseconds()
+                if let reason = checkSafety() { throw stop(reason) }
+                recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight)
+                let next = block + ReservoirSettings.blocksAhead
+                if next < streamedPeriods {
+                    fillDrive(period: next, drivenPeriods: drivenPeriods, drive: drive)
+                    try output.push(UnsafeBufferPointer(driveBlock))
+                }
+                let spent = rt_monotonic_nanoseconds() - started
+                statistics.computeNanoseconds += spent
+                statistics.maximumComputeNanoseconds = max(statistics.maximumComputeNanoseconds, spent)
+                statistics.periods += 1
+                watchdog.beat()
+            }
+        } catch let error as DeviceError {
+            throw stop(.ioError(error.description))
+        } catch let stopped as LoopStopped {
+            throw stopped
+        } catch {
+            throw stop(.ioError("\(error)"))
+        }
+    }
+
+    /// Enters the safe state and describes why.
+    private func stop(_ reason: SafeReason) -> LoopStopped {
+        try? board.enterSafeState()
+        return LoopStopped(reason: watchdog.fired ? .watchdog : reason, periods: statistics.periods)
+    }
+
+    /// The per-period safety checks: signals, the watchdog, the interlock, persistent over-range.
+    @inline(__always)
+    private func checkSafety() -> SafeReason? {
+        let signal = rt_pending_stop_signal()
+        if signal != 0 { return .signal(signal) }
+        if watchdog.fired { return .watchdog }
+        do {
+            if try board.interlock.read() { return .interlock }
+        } catch {
+            return .ioError(error.description)
+        }
+        var overRange = false
+        for reading in readings where reading.value >= overRangeVolts { overRange = true }
+        if overRange {
+            statistics.overRangePeriods += 1
+            consecutiveOverRange += 1
+            if consecutiveOverRange > overRangeLimit { return .overRange(periods: consecutiveOverRange) }
+        } else {
+            consecutiveOverRange = 0
+        }
+        return nil
+    }
+
+    /// Appends ADC block `block` to the history and turns the period it completes into states.
+    @inline(__always)
+    private func recordBlock(
+        _ block: Int, drivenPeriods: Int, states: UnsafeMutableBufferPointer<Double>, weight: Double
+    ) {
+        let p = samplesPerPeriod
+        // Shift the history by one block and append the new one.
+        if trailingPeriods > 0 {
+            for index in 0..<(trailingPeriods * p) { history[index] = history[index + p] }
+        }
+        let tail = trailingPeriods * p
+        for index in 0..<p { history[tail + index] = readings[index] }
+
+        let streamPeriod = block - trailingPeriods
+        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return }
+        // The history starts at ADC sample `period`·P, so the aligned samples of `period`
+        // (ADC samples period·P + L onward) start L samples into it.
+        let start = settings.operatingPoint.latencySamples
+        let nodes = settings.nodes
+        let s = settings.samplesPerNode
+        let skip = settings.settleSamples
+        let inverseCount = 1 / Double(s - skip)
+        let probePeriods = Self.rangeLevels * Self.rangePeriods
+        if streamPeriod < probePeriods {
+            recordRange(streamPeriod, start: start, inverseCount: inverseCount)
+            return
+        }
+        let period = streamPeriod - probePeriods
+        let slot = (period % stateSlots) * nodes
+        let row = (period / delayPeriods) * nodes
+        for node in 0..<nodes {
+            var sum = 0.0
+            let first = start + node * s + skip
+            for index in first..<(start + (node + 1) * s) { sum += history[index].value }
+            let normalized = 0.5 + (sum * inverseCount - baseline) * inverseFullScale
+            stateRing[slot + node] = normalized
+            states[row + node] += normalized * weight
+        }
+    }
+
+    /// Accumulates the node readings of a range period; after the last one, sets the
+    /// normalization x̂ = (v − v_lo)/(v_hi − v_lo).
+    @inline(__always)
+    private func recordRange(_ period: Int, start: Int, inverseCount: Double) {
+        let phase = period % Self.rangePeriods
+        guard phase >= Self.rangeSettlePeriods else { return }
+        let s = settings.samplesPerNode
+        var sum = 0.0
+        for node in 0..<settings.nodes {
+            for index in (start + node * s + settings.settleSamples)..<(start + (node + 1) * s) {
+                sum += history[index].value
+            }
+        }
+        let mean = sum * inverseCount / Double(settings.nodes)
+        switch period / Self.rangePeriods {
+        case 0: rangeSums.low += mean
+        case 1: rangeSums.centre += mean
+        default: rangeSums.high += mean
+        }
+        if period == Self.rangeLevels * Self.rangePeriods - 1 {
+            let used = Double(Self.rangePeriods - Self.rangeSettlePeriods)
+            baseline = rangeSums.centre / used
+            let span = (rangeSums.high - rangeSums.low) / used
+            // A ring that does not respond (a failed amplifier) keeps a scale of 1/V rather than
+            // dividing by nothing; its states are then flat, which the readout will show.
+            inverseFullScale = abs(span) > 1e-6 ? 1 / span : 1
+        }
+    }
+
+    /// Computes the DAC block of `period`: the held input's drive plus the feedback of the same
+    /// phase of the previous input; the bias alone after the last input.
+    @inline(__always)
+    private func fillDrive(period: Int, drivenPeriods: Int, drive: UnsafeBufferPointer<Double>) {
+        let point = settings.operatingPoint
+        let nodes = settings.nodes
+        let s = settings.samplesPerNode
+        let range = board.wiring.driveRange
+        let probePeriods = Self.rangeLevels * Self.rangePeriods
+        guard period >= probePeriods, period < drivenPeriods else {
+            let level: Volts
+            switch period / Self.rangePeriods {
+            case 0: level = point.biasVolts - point.spanVolts
+            case 2: level = point.biasVolts + point.spanVolts
+            default: level = point.biasVolts
+            }
+            for index in driveBlock.indices { driveBlock[index] = level.clamped(to: range) }
+            return
+        }
+        let realPeriod = period - probePeriods
+        let input = realPeriod / delayPeriods
+        let eta = settings.feedback
+        let hasFeedback = input > 0 && eta != 0
+        let previousSlot = ((realPeriod - delayPeriods + stateSlots) % stateSlots) * nodes
+        for node in 0..<nodes {
+            var activation = drive[input * nodes + node]
+            if hasFeedback {
+                let neighbour = node == 0 ? nodes - 1 : node - 1
+                activation += eta * (stateRing[previousSlot + neighbour] - 0.5)
+            }
+            let volts = Volts(point.biasVolts.value + point.spanVolts.value * Double.tanh(activation)).clamped(to: range)
+            for sample in 0..<s { driveBlock[node * s + sample] = volts }
+        }
+    }
+}
+
+/// Settings that cannot work, in one message.
+public struct ConfigurationProblem: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}

@@ -1,0 +1,50 @@
+import ReservoirHAL
+
+/// Why the drive loop put the board in its safe state and stopped early.
+public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
+    /// SIGINT or SIGTERM arrived (the signal number).
+    case signal(Int32)
+    /// The interlock input was asserted.
+    case interlock
+    /// A converter or line operation failed.
+    case ioError(String)
+    /// The ADC read over range for this many consecutive periods.
+    case overRange(periods: Int)
+    /// No period completed within the watchdog's timeout.
+    case watchdog
+    /// The run ended normally.
+    case endOfRun
+
+    /// A short machine-readable name (`safe_reason` in JSON output).
+    public var name: String {
+        switch self {
+        case .signal: return "signal"
+        case .interlock: return "interlock"
+        case .ioError: return "io-error"
+        case .overRange: return "adc-over-range"
+        case .watchdog: return "watchdog"
+        case .endOfRun: return "end-of-run"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .signal(let number): return "signal \(number) received"
+        case .interlock: return "the interlock input is asserted"
+        case .ioError(let detail): return "I/O error: \(detail)"
+        case .overRange(let periods): return "the ADC read over range for \(periods) consecutive periods"
+        case .watchdog: return "watchdog: no period completed in time"
+        case .endOfRun: return "end of run"
+        }
+    }
+}
+
+/// The loop stopped before finishing its work; the board is in its safe state.
+public struct LoopStopped: Error, Sendable, CustomStringConvertible {
+    /// What stopped it.
+    public var reason: SafeReason
+    /// Periods completed before the stop.
+    public var periods: Int
+
+    public var description: String { "the drive loop stopped after \(periods) periods: \(reason)" }
+}

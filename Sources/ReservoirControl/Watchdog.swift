@@ -1,0 +1,77 @@
+import CRealtime
+import ReservoirHAL
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A thread that puts the board in its safe state when the loop stops completing periods:
+/// the loop beats once per period; no beat for `timeout` (wall time) fires it.
+final class Watchdog: @unchecked Sendable {  // shared state is atomic; the board is touched only when the loop is stuck
+    private let heartbeat = Atomic<Int>(0)
+    private let firedFlag = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    private let timeoutNanoseconds: Int64
+    private nonisolated(unsafe) let board: Board
+    private var thread: pthread_t?
+
+    init(board: Board, timeout: Duration) {
+        self.board = board
+        timeoutNanoseconds = max(timeout.nanoseconds, 1_000_000)
+    }
+
+    /// Whether the watchdog has fired since `start`.
+    var fired: Bool { firedFlag.load(ordering: .acquiring) }
+
+    /// A completed period.
+    @inline(__always)
+    func beat() { heartbeat.add(1, ordering: .relaxed) }
+
+    /// Starts watching.
+    func start() {
+        guard thread == nil else { return }
+        firedFlag.store(false, ordering: .releasing)
+        running.store(true, ordering: .releasing)
+        var created = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(
+            &created, nil,
+            { context in
+                let watchdog = Unmanaged<Watchdog>.fromOpaque(context!).takeRetainedValue()
+                watchdog.watch()
+                return nil
+            }, context)
+        if result == 0 {
+            thread = created
+        } else {
+            Unmanaged<Watchdog>.fromOpaque(context).release()
+        }
+    }
+
+    /// Stops watching and waits for the thread.
+    func stop() {
+        running.store(false, ordering: .releasing)
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+    }
+
+    private func watch() {
+        var lastBeat = heartbeat.load(ordering: .relaxed)
+        var lastChange = rt_monotonic_nanoseconds()
+        let poll = max(timeoutNanoseconds / 4, 100_000)
+        while running.load(ordering: .acquiring) {
+            _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + poll)
+            let beat = heartbeat.load(ordering: .relaxed)
+            let now = rt_monotonic_nanoseconds()
+            if beat != lastBeat {
+                lastBeat = beat
+                lastChange = now
+            } else if now - lastChange > timeoutNanoseconds {
+                firedFlag.store(true, ordering: .releasing)
+                try? board.enterSafeState()
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import ReservoirControl
+import ReservoirHAL
+
+/// `ringlab reservoir`: classic reservoir computing on a board, scored on the benchmark tasks.
+struct ReservoirCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reservoir", abstract: "Run the reservoir benchmark tasks on a board (default: the twin).",
+        subcommands: [ReservoirRunCommand.self, ReservoirSweepCommand.self], defaultSubcommand: ReservoirRunCommand.self)
+}
+
+/// The options every reservoir subcommand shares.
+struct ReservoirOptions: ParsableArguments {
+    @Option(name: .long, help: "Board file.")
+    var board: String = Composition.defaultBoardFile
+
+    @Option(name: .long, help: "Virtual nodes per period, N.")
+    var nodes: Int = 50
+
+    @Option(name: .customLong("samples-per-node"), help: "Samples per node, S.")
+    var samplesPerNode: Int = 4
+
+    @Option(name: .long, help: "Feedback strength η (default: the board's operating point).")
+    var feedback: Double?
+
+    @Option(name: .long, help: "Shots R averaged per state.")
+    var shots: Int = 1
+
+    @Option(name: .customLong("input-scale"), help: "Input scale γ of the binary mask.")
+    var inputScale: Double = 0.8
+
+    @Option(name: .long, help: "Seed of the task data, the mask and the twin's noise.")
+    var seed: UInt64 = 1
+
+    /// Builds the loop for these options on a fresh board.
+    func makeExperiment(feedback override: Double? = nil, biasVolts: Volts? = nil) throws -> ReservoirExperiment {
+        let (board, _) = try Composition.board(file: Composition.locateDefault(board), seed: seed)
+        var point = try Composition.operatingPoint(of: board)
+        if let biasVolts { point.biasVolts = biasVolts }
+        var settings = ReservoirSettings(operatingPoint: point)
+        settings.nodes = nodes
+        settings.samplesPerNode = samplesPerNode
+        settings.shots = shots
+        if let value = override ?? feedback { settings.feedback = value }
+        let loop = try DriveLoop(board: board, settings: settings)
+        return ReservoirExperiment(loop: loop, inputScale: inputScale, seed: seed)
+    }
+}
+
+struct ReservoirRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run one task or all of them and print the metrics.")
+
+    @Option(name: .long, help: "stm, pc, narma10, sine-square or all.")
+    var task: String = "all"
+
+    @OptionGroup var options: ReservoirOptions
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        guard task == "all" || ReservoirTask(rawValue: task) != nil else {
+            throw ValidationError("--task must be stm, pc, narma10, sine-square or all; found \(task)")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let tasks = task == "all" ? ReservoirTask.allCases : [ReservoirTask(rawValue: task)!]
+            let experiment = try options.makeExperiment()
+            let progress = progressReporter("reservoir")
+            var results: [String: Double] = [:]
+            for task in tasks {
+                progress(task.rawValue)
+                results[task.metricKey] = try experiment.run(task)
+            }
+            if json {
+                try printJSON(results)
+            } else {
+                let settings = experiment.loop.settings
+                print(
+                    "reservoir on \(experiment.loop.board.wiring.name): N = \(settings.nodes), S = \(settings.samplesPerNode), "
+                        + "η = \(settings.feedback), D = \(experiment.loop.delayPeriods), R = \(settings.shots), seed \(options.seed)")
+                for task in tasks {
+                    print("  \(task.metricKey.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.4f", results[task.metricKey]!))")
+                }
+            }
+        }
+    }
+}
+
+/// `ringlab reservoir sweep`: how memory (STM) and nonlinear memory (PC) change with the
+/// feedback η and with the bias's distance to threshold.
+struct ReservoirSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep", abstract: "Print STM and PC against the feedback η and the bias voltage.")
+
+    @OptionGroup var options: ReservoirOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Feedback strengths η to try.")
+    var feedbacks: [Double] = [0, 1, 2, 3, 4, 5, 6, 8]
+
+    @Option(name: .customLong("bias-offsets"), parsing: .upToNextOption, help: "Bias offsets from the operating point, in volts.")
+    var biasOffsets: [Double] = [-0.2, -0.1, -0.05, 0, 0.05, 0.1]
+
+    func run() throws {
+        try reportingErrors {
+            let base = try options.makeExperiment()
+            let point = base.loop.settings.operatingPoint
+            print("feedback sweep at V_bias = \(point.biasVolts.value) V")
+            print("  η       STM      PC")
+            for eta in feedbacks {
+                let experiment = try options.makeExperiment(feedback: eta)
+                print(String(format: "  %-6.2f  %-7.3f  %-7.3f", eta, try experiment.run(.stm), try experiment.run(.pc)))
+            }
+            print("bias sweep at η = \(base.loop.settings.feedback)")
+            print("  V_bias   STM      PC")
+            for offset in biasOffsets {
+                let bias = Volts(point.biasVolts.value + offset)
+                let experiment = try options.makeExperiment(biasVolts: bias)
+                print(String(format: "  %-7.4f  %-7.3f  %-7.3f", bias.value, try experiment.run(.stm), try experiment.run(.pc)))
+            }
+        }
+    }
+}
