@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // L0: C system libraries and shims.
@@ -44,6 +45,7 @@ let package = Package(
             name: "ReservoirControl",
             dependencies: [
                 "ReservoirHAL", "CRealtime", "SeededRandom", .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .target(
             name: "ReservoirCalibration",

@@ -39,6 +39,15 @@ public final class DriveLoop {
     public private(set) var statistics = LoopStatistics()
     /// Consecutive over-range periods that stop the loop.
     public var overRangeLimit = 20
+    /// Consecutive periods of one repeated ADC reading that stop the loop (a live detector
+    /// always dithers by at least a code).
+    public var stuckLimit = 5
+    /// Consecutive periods with the mean state below `silentLevel` that stop the loop.
+    public var silentLimit = 3
+    /// A mean normalized state this far below the drive's range means the ring has gone quiet.
+    public var silentLevel = -0.5
+    /// How the last safe-state entry went.
+    public private(set) var lastSafeState = SafeStateOutcome()
 
     private let driveBlock: UnsafeMutableBufferPointer<Volts>
     private let readings: UnsafeMutableBufferPointer<Volts>
@@ -49,6 +58,8 @@ public final class DriveLoop {
     private let stateSlots: Int
     private let overRangeVolts: Double
     private var consecutiveOverRange = 0
+    private var consecutiveStuck = 0
+    private var consecutiveSilent = 0
     /// Periods at each extreme of the drive at the start of every stream (the first
     /// `rangeSettlePeriods` of each are not used).
     public static let rangePeriods = 12
@@ -105,7 +116,7 @@ public final class DriveLoop {
         let nodes = settings.nodes
         precondition(drive.count == inputCount * nodes && states.count == inputCount * nodes)
         for index in states.indices { states[index] = 0 }
-        defer { try? board.enterSafeState() }
+        defer { lastSafeState = board.enterSafeStateReporting() }
         watchdog.start()
         defer { watchdog.stop() }
         for _ in 0..<settings.shots {
@@ -137,8 +148,13 @@ public final class DriveLoop {
         defer { input.close() }
         for index in stateRing.indices { stateRing[index] = 0.5 }
         rangeSums = (0, 0, 0)
+        consecutiveOverRange = 0
+        consecutiveStuck = 0
+        consecutiveSilent = 0
 
         let weight = 1 / Double(delayPeriods * settings.shots)
+        let periodNanoseconds = board.sampleRate.duration(of: SampleCount(samplesPerPeriod)).nanoseconds
+        let streamStart = board.clock.now().nanoseconds
         do {
             for period in 0..<min(ReservoirSettings.blocksAhead, streamedPeriods) {
                 fillDrive(period: period, drivenPeriods: drivenPeriods, drive: drive)
@@ -147,12 +163,21 @@ public final class DriveLoop {
             for block in 0..<streamedPeriods {
                 try input.refill(readings)
                 let started = rt_monotonic_nanoseconds()
+                // Period `block` ended at streamStart + (block + 1)·τ on the board's clock.
+                let due = streamStart + Int64(block + 1) * periodNanoseconds
+                statistics.wakeUpLatency.record(UInt64(max(board.clock.now().nanoseconds - due, 0)))
                 if let reason = checkSafety() { throw stop(reason) }
-                recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight)
+                if let reason = recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight) {
+                    throw stop(reason)
+                }
                 let next = block + ReservoirSettings.blocksAhead
                 if next < streamedPeriods {
                     fillDrive(period: next, drivenPeriods: drivenPeriods, drive: drive)
                     try output.push(UnsafeBufferPointer(driveBlock))
+                    // The block had to be queued before its period began.
+                    if board.clock.now().nanoseconds > streamStart + Int64(next) * periodNanoseconds {
+                        statistics.deadlineMisses += 1
+                    }
                 }
                 let spent = rt_monotonic_nanoseconds() - started
                 statistics.computeNanoseconds += spent
@@ -171,8 +196,9 @@ public final class DriveLoop {
 
     /// Enters the safe state and describes why.
     private func stop(_ reason: SafeReason) -> LoopStopped {
-        try? board.enterSafeState()
-        return LoopStopped(reason: watchdog.fired ? .watchdog : reason, periods: statistics.periods)
+        lastSafeState = board.enterSafeStateReporting()
+        return LoopStopped(
+            reason: watchdog.fired ? .watchdog : reason, periods: statistics.periods, safeState: lastSafeState)
     }
 
     /// The per-period safety checks: signals, the watchdog, the interlock, persistent over-range.
@@ -187,7 +213,15 @@ public final class DriveLoop {
             return .ioError(error.description)
         }
         var overRange = false
-        for reading in readings where reading.value >= overRangeVolts { overRange = true }
+        var identical = true
+        let first = readings[0].value
+        for reading in readings {
+            if reading.value >= overRangeVolts { overRange = true }
+            if reading.value != first { identical = false }
+        }
+        // A converter pinned at full scale is over range, reported as such below.
+        consecutiveStuck = identical && !overRange ? consecutiveStuck + 1 : 0
+        if consecutiveStuck >= stuckLimit { return .adcStuck(periods: consecutiveStuck) }
         if overRange {
             statistics.overRangePeriods += 1
             consecutiveOverRange += 1
@@ -202,7 +236,7 @@ public final class DriveLoop {
     @inline(__always)
     private func recordBlock(
         _ block: Int, drivenPeriods: Int, states: UnsafeMutableBufferPointer<Double>, weight: Double
-    ) {
+    ) -> SafeReason? {
         let p = samplesPerPeriod
         // Shift the history by one block and append the new one.
         if trailingPeriods > 0 {
@@ -212,7 +246,7 @@ public final class DriveLoop {
         for index in 0..<p { history[tail + index] = readings[index] }
 
         let streamPeriod = block - trailingPeriods
-        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return }
+        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return nil }
         // The history starts at ADC sample `period`·P, so the aligned samples of `period`
         // (ADC samples period·P + L onward) start L samples into it.
         let start = settings.operatingPoint.latencySamples
@@ -223,11 +257,12 @@ public final class DriveLoop {
         let probePeriods = Self.rangeLevels * Self.rangePeriods
         if streamPeriod < probePeriods {
             recordRange(streamPeriod, start: start, inverseCount: inverseCount)
-            return
+            return nil
         }
         let period = streamPeriod - probePeriods
         let slot = (period % stateSlots) * nodes
         let row = (period / delayPeriods) * nodes
+        var total = 0.0
         for node in 0..<nodes {
             var sum = 0.0
             let first = start + node * s + skip
@@ -235,7 +270,10 @@ public final class DriveLoop {
             let normalized = 0.5 + (sum * inverseCount - baseline) * inverseFullScale
             stateRing[slot + node] = normalized
             states[row + node] += normalized * weight
+            total += normalized
         }
+        consecutiveSilent = total / Double(nodes) < silentLevel ? consecutiveSilent + 1 : 0
+        return consecutiveSilent >= silentLimit ? .ringSilent(periods: consecutiveSilent) : nil
     }
 
     /// Accumulates the node readings of a range period; after the last one, sets the

@@ -1,15 +1,22 @@
+import Histogram
+
 /// What a run of the drive loop did, for `ringlab run` and the benchmarks.
-public struct LoopStatistics: Sendable, Equatable {
-    /// Periods streamed (DAC block pushed and ADC block read).
+public struct LoopStatistics: Sendable {
+    /// Periods streamed (ADC block read and the block two ahead pushed).
     public var periods = 0
     /// Periods whose ADC block contained an over-range sample.
     public var overRangePeriods = 0
-    /// Periods whose next DAC block was pushed after its deadline (paced runs).
+    /// DAC blocks pushed after the start of the period they drive (on the board's clock).
     public var deadlineMisses = 0
-    /// Total compute time of the loop's own work, excluding waits for the converters, in ns.
+    /// Total compute time of the loop's own work per period, excluding waits for the
+    /// converters, in ns (wall time).
     public var computeNanoseconds: Int64 = 0
     /// The longest compute time of one period, in ns.
     public var maximumComputeNanoseconds: Int64 = 0
+    /// Wake-up latency: how long after a period's last sample was due (on the board's clock)
+    /// the loop had its ADC block, in ns. Zero in lock-step, where the board's time is the
+    /// work itself.
+    public var wakeUpLatency = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
 
     public init() {}
 
@@ -17,4 +24,12 @@ public struct LoopStatistics: Sendable, Equatable {
     public var meanComputeMicroseconds: Double {
         periods == 0 ? 0 : Double(computeNanoseconds) / Double(periods) / 1000
     }
+
+    /// Wake-up latency percentile `percentile` (0–100) in microseconds.
+    public func wakeUpMicroseconds(percentile: Double) -> Double {
+        Double(wakeUpLatency.valueAtPercentile(percentile)) / 1000
+    }
+
+    /// The largest wake-up latency in microseconds.
+    public var maximumWakeUpMicroseconds: Double { Double(wakeUpLatency.max) / 1000 }
 }

@@ -12,6 +12,11 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
     case overRange(periods: Int)
     /// No period completed within the watchdog's timeout.
     case watchdog
+    /// The ADC repeated one reading for this many consecutive periods (a stuck converter).
+    case adcStuck(periods: Int)
+    /// The detector read far below the drive's range for this many periods while the ring
+    /// should oscillate (a failed amplifier or an open loop).
+    case ringSilent(periods: Int)
     /// The run ended normally.
     case endOfRun
 
@@ -23,6 +28,8 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .ioError: return "io-error"
         case .overRange: return "adc-over-range"
         case .watchdog: return "watchdog"
+        case .adcStuck: return "adc-stuck"
+        case .ringSilent: return "ring-silent"
         case .endOfRun: return "end-of-run"
         }
     }
@@ -34,17 +41,26 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .ioError(let detail): return "I/O error: \(detail)"
         case .overRange(let periods): return "the ADC read over range for \(periods) consecutive periods"
         case .watchdog: return "watchdog: no period completed in time"
+        case .adcStuck(let periods): return "the ADC repeated one reading for \(periods) consecutive periods (stuck)"
+        case .ringSilent(let periods):
+            return "the detector read far below the drive's range for \(periods) consecutive periods (amplifier failed?)"
         case .endOfRun: return "end of run"
         }
     }
 }
 
-/// The loop stopped before finishing its work; the board is in its safe state.
+/// The loop stopped before finishing its work and put the board in its safe state.
 public struct LoopStopped: Error, Sendable, CustomStringConvertible {
     /// What stopped it.
     public var reason: SafeReason
     /// Periods completed before the stop.
     public var periods: Int
+    /// How reaching the safe state went.
+    public var safeState: SafeStateOutcome
 
-    public var description: String { "the drive loop stopped after \(periods) periods: \(reason)" }
+    public var description: String {
+        let failures = safeState.failures.isEmpty
+            ? "" : "; while entering the safe state: " + safeState.failures.map(\.description).joined(separator: "; ")
+        return "the drive loop stopped after \(periods) periods: \(reason)\(failures)"
+    }
 }

@@ -59,7 +59,9 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     private func watch() {
         var lastBeat = heartbeat.load(ordering: .relaxed)
         var lastChange = rt_monotonic_nanoseconds()
-        let poll = max(timeoutNanoseconds / 4, 100_000)
+        // Poll often enough to fire within a quarter of the timeout, and at least every 10 ms
+        // so that stopping the watchdog never waits long.
+        let poll = min(max(timeoutNanoseconds / 4, 100_000), 10_000_000)
         while running.load(ordering: .acquiring) {
             _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + poll)
             let beat = heartbeat.load(ordering: .relaxed)

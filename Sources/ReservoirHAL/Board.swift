@@ -42,11 +42,30 @@ public struct Board {
     /// safe level. Every step is attempted even when an earlier one fails; the first failure
     /// is rethrown afterwards.
     public func enterSafeState() throws(DeviceError) {
-        var firstFailure: DeviceError?
-        do { try ampEnable.set(false) } catch { firstFailure = firstFailure ?? error }
-        do { try loopClose.set(false) } catch { firstFailure = firstFailure ?? error }
-        do { try dac.hold(wiring.safeVolts) } catch { firstFailure = firstFailure ?? error }
-        if let firstFailure { throw firstFailure }
+        if let failure = enterSafeStateReporting().failures.first { throw failure }
+    }
+
+    /// Puts the board in its safe state as `enterSafeState` does, and reports each step.
+    @discardableResult
+    public func enterSafeStateReporting() -> SafeStateOutcome {
+        var outcome = SafeStateOutcome()
+        var amplifierOff = true
+        var loopOpen = true
+        do { try ampEnable.set(false) } catch {
+            outcome.failures.append(error)
+            amplifierOff = false
+        }
+        do { try loopClose.set(false) } catch {
+            outcome.failures.append(error)
+            loopOpen = false
+        }
+        // Either line alone stops the oscillation.
+        outcome.ringDisabled = amplifierOff || loopOpen
+        do { try dac.hold(wiring.safeVolts) } catch {
+            outcome.failures.append(error)
+            outcome.dacAtSafeLevel = false
+        }
+        return outcome
     }
 
     /// Closes the loop and enables the amplifier (loop first, so the amplifier never drives an
@@ -55,4 +74,19 @@ public struct Board {
         try loopClose.set(true)
         try ampEnable.set(true)
     }
+}
+
+/// How an attempt to reach the safe state went.
+public struct SafeStateOutcome: Sendable {
+    /// The steps that failed, in order.
+    public var failures: [DeviceError] = []
+    /// Whether the ring can no longer oscillate (the amplifier is off or the loop is open).
+    public var ringDisabled = true
+    /// Whether the DAC holds the board's safe level.
+    public var dacAtSafeLevel = true
+
+    public init() {}
+
+    /// Fully safe: ring off and DAC at its safe level.
+    public var isSafe: Bool { ringDisabled && dacAtSafeLevel }
 }

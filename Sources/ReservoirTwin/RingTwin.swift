@@ -4,8 +4,8 @@ import ReservoirHAL
 /// roles and a clock, with fault injection.
 ///
 /// Time is the twin's sample count. Every operation first brings the simulation up to the
-/// clock's present, and an operation that needs samples that do not exist yet sleeps on the
-/// clock until their time and simulates them. With a `ManualClock` that sleep is instant (the
+/// clock's present, and an operation that needs samples that do not exist yet simulates them
+/// and sleeps on the clock until their time. With a `ManualClock` that sleep is instant (the
 /// clock is advanced by the twin: lock-step, deterministic, as fast as the CPU allows); with a
 /// monotonic clock the same code runs paced at the sample rate, as hardware does.
 public final class RingTwin {
@@ -173,11 +173,14 @@ public final class RingTwin {
         if samplesSimulated >= nextFaultSample { applyDueFaults() }
     }
 
-    /// Sleeps until sample `target` is due on the clock, then simulates up to it.
+    /// Simulates up to sample `target`, then sleeps until that sample is due on the clock: a
+    /// paced twin hands over a block when its last sample is due, as a converter does, and its
+    /// own computing time does not delay the delivery. (A GPIO change lands after the samples
+    /// already made, at most one block later than on the wall clock.)
     func advance(toSample target: Int) {
         guard target > samplesSimulated else { return }
-        clock.sleep(until: origin + parameters.sampleRate.duration(of: SampleCount(target)))
         simulate(target - samplesSimulated)
+        clock.sleep(until: origin + parameters.sampleRate.duration(of: SampleCount(target)))
     }
 
     /// Brings the simulation up to the clock's present (a no-op in lock-step, where the twin

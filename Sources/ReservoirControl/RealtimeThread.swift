@@ -1,0 +1,100 @@
+import CRealtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs work on a dedicated thread set up for real time where the process may: memory locked
+/// (mlockall), SCHED_FIFO at `priority`, pinned to `cpu`. What could not be set is reported as
+/// one notice each; the work then runs as an ordinary thread.
+public enum RealtimeThread {
+    /// What a real-time setup achieved.
+    public struct Setup: Sendable {
+        /// Whether all memory is locked.
+        public var memoryLocked = false
+        /// Whether the thread runs SCHED_FIFO.
+        public var fifoScheduling = false
+        /// The CPU the thread is pinned to, if any.
+        public var pinnedCPU: Int?
+        /// One line per privilege that was missing.
+        public var notices: [String] = []
+    }
+
+    /// Installs the SIGINT/SIGTERM handlers the drive loop polls (see `SafeReason.signal`).
+    public static func installStopSignalHandlers() {
+        _ = rt_install_stop_signal_handlers()
+    }
+
+    /// Forgets a recorded stop signal (tests that raise one clean up with this).
+    public static func clearStopSignal() { rt_clear_stop_signal() }
+
+    /// Runs `body` on a new thread with the real-time setup, waits for it, and returns what it
+    /// returned with what the setup achieved.
+    public static func run<T>(priority: Int32 = 70, cpu: Int? = nil, _ body: @escaping () -> T) -> (T, Setup) {
+        nonisolated(unsafe) var result: T?  // written by the thread, read after it is joined
+        let work = RealtimeWork(priority: priority, cpu: cpu) { result = body() }
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(work).toOpaque()
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                let work = Unmanaged<RealtimeWork>.fromOpaque(context!).takeRetainedValue()
+                work.setup = RealtimeThread.prepareCurrentThread(priority: work.priority, cpu: work.cpu)
+                work.body()
+                return nil
+            }, context)
+        guard created == 0 else {
+            Unmanaged<RealtimeWork>.fromOpaque(context).release()
+            var setup = Setup()
+            setup.notices.append("notice: could not start a loop thread (error \(created)); running on the calling thread")
+            return (body(), setup)
+        }
+        pthread_join(thread, nil)
+        return (result!, work.setup)
+    }
+
+    /// Applies the real-time settings to the calling thread.
+    static func prepareCurrentThread(priority: Int32, cpu: Int?) -> Setup {
+        var setup = Setup()
+        let locked = rt_lock_memory()
+        if locked == 0 {
+            setup.memoryLocked = true
+        } else {
+            setup.notices.append(
+                "notice: memory not locked (mlockall: \(describe(locked))); page faults may delay periods")
+        }
+        let fifo = rt_set_fifo_priority(priority)
+        if fifo == 0 {
+            setup.fifoScheduling = true
+        } else {
+            setup.notices.append(
+                "notice: no real-time scheduling (SCHED_FIFO \(priority): \(describe(fifo))); running as an ordinary thread")
+        }
+        let target = cpu ?? max(Int(rt_allowed_cpu_count()) - 1, 0)
+        let pinned = rt_pin_current_thread_to_cpu(Int32(target))
+        if pinned == 0 {
+            setup.pinnedCPU = target
+        } else {
+            setup.notices.append("notice: the loop thread is not pinned (CPU \(target): \(describe(pinned)))")
+        }
+        return setup
+    }
+
+    private static func describe(_ error: Int32) -> String {
+        String(cString: strerror(error))
+    }
+}
+
+/// The work handed to a real-time thread: its settings and closure in, its setup out.
+private final class RealtimeWork: @unchecked Sendable {  // handed to exactly one thread, read after join
+    let body: () -> Void
+    let priority: Int32
+    let cpu: Int?
+    var setup = RealtimeThread.Setup()
+
+    init(priority: Int32, cpu: Int?, body: @escaping () -> Void) {
+        self.body = body
+        self.priority = priority
+        self.cpu = cpu
+    }
+}
