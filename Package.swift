@@ -52,6 +52,7 @@ let package = Package(
             dependencies: ["ReservoirHAL", .product(name: "RealModule", package: "swift-numerics")]),
 
         // Test support: fixtures and fakes for what cannot exist on a build machine.
+        .target(name: "CMallocCounter"),
         .target(
             name: "ReservoirTesting",
             dependencies: ["ReservoirHAL", "ReservoirFiles", "ReservoirTwin", "ReservoirControl"]),
@@ -78,7 +79,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "ReservoirControlTests",
-            dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting"]),
+            dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -215,7 +215,8 @@ public final class RingTwin {
     }
     private let dacTransfer: DACTransfer
 
-    func dacOutputVolts(forRequest request: Volts) -> Double {
+    /// What the DAC outputs when asked for `request` (its quantization, clamping and errors).
+    public func dacOutputVolts(forRequest request: Volts) -> Double {
         dacTransfer.outputVolts(forRequest: request)
     }
 
