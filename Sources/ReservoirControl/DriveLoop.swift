@@ -48,6 +48,10 @@ public final class DriveLoop {
     public var silentLevel = -0.5
     /// How the last safe-state entry went.
     public private(set) var lastSafeState = SafeStateOutcome()
+    /// Where the loop learns of SIGINT/SIGTERM: the handlers of
+    /// `RealtimeThread.installStopSignalHandlers` (replaceable so tests can deliver a "signal"
+    /// at a chosen period without signalling the whole test process).
+    public var pendingStopSignal: () -> Int32 = { rt_pending_stop_signal() }
 
     private let driveBlock: UnsafeMutableBufferPointer<Volts>
     private let readings: UnsafeMutableBufferPointer<Volts>
@@ -68,6 +72,7 @@ public final class DriveLoop {
     private var rangeSums = (low: 0.0, centre: 0.0, high: 0.0)
     private static let rangeLevels = 3
     private var baseline = 0.0
+    private var normalizationReady = false
     private var inverseFullScale = 1.0
     private let watchdog: Watchdog
 
@@ -148,6 +153,7 @@ public final class DriveLoop {
         defer { input.close() }
         for index in stateRing.indices { stateRing[index] = 0.5 }
         rangeSums = (0, 0, 0)
+        normalizationReady = false
         consecutiveOverRange = 0
         consecutiveStuck = 0
         consecutiveSilent = 0
@@ -167,9 +173,7 @@ public final class DriveLoop {
                 let due = streamStart + Int64(block + 1) * periodNanoseconds
                 statistics.wakeUpLatency.record(UInt64(max(board.clock.now().nanoseconds - due, 0)))
                 if let reason = checkSafety() { throw stop(reason) }
-                if let reason = recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight) {
-                    throw stop(reason)
-                }
+                recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight)
                 let next = block + ReservoirSettings.blocksAhead
                 if next < streamedPeriods {
                     fillDrive(period: next, drivenPeriods: drivenPeriods, drive: drive)
@@ -204,7 +208,7 @@ public final class DriveLoop {
     /// The per-period safety checks: signals, the watchdog, the interlock, persistent over-range.
     @inline(__always)
     private func checkSafety() -> SafeReason? {
-        let signal = rt_pending_stop_signal()
+        let signal = pendingStopSignal()
         if signal != 0 { return .signal(signal) }
         if watchdog.fired { return .watchdog }
         do {
@@ -214,10 +218,19 @@ public final class DriveLoop {
         }
         var overRange = false
         var identical = true
+        var sum = 0.0
         let first = readings[0].value
         for reading in readings {
             if reading.value >= overRangeVolts { overRange = true }
             if reading.value != first { identical = false }
+            sum += reading.value
+        }
+        // The ring has gone quiet when the whole block reads far below the drive's range (on
+        // the raw block, so without waiting for the latency-aligned states).
+        if normalizationReady {
+            let level = 0.5 + (sum / Double(readings.count) - baseline) * inverseFullScale
+            consecutiveSilent = level < silentLevel ? consecutiveSilent + 1 : 0
+            if consecutiveSilent >= silentLimit { return .ringSilent(periods: consecutiveSilent) }
         }
         // A converter pinned at full scale is over range, reported as such below.
         consecutiveStuck = identical && !overRange ? consecutiveStuck + 1 : 0
@@ -236,7 +249,7 @@ public final class DriveLoop {
     @inline(__always)
     private func recordBlock(
         _ block: Int, drivenPeriods: Int, states: UnsafeMutableBufferPointer<Double>, weight: Double
-    ) -> SafeReason? {
+    ) {
         let p = samplesPerPeriod
         // Shift the history by one block and append the new one.
         if trailingPeriods > 0 {
@@ -246,7 +259,7 @@ public final class DriveLoop {
         for index in 0..<p { history[tail + index] = readings[index] }
 
         let streamPeriod = block - trailingPeriods
-        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return nil }
+        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return }
         // The history starts at ADC sample `period`·P, so the aligned samples of `period`
         // (ADC samples period·P + L onward) start L samples into it.
         let start = settings.operatingPoint.latencySamples
@@ -257,12 +270,11 @@ public final class DriveLoop {
         let probePeriods = Self.rangeLevels * Self.rangePeriods
         if streamPeriod < probePeriods {
             recordRange(streamPeriod, start: start, inverseCount: inverseCount)
-            return nil
+            return
         }
         let period = streamPeriod - probePeriods
         let slot = (period % stateSlots) * nodes
         let row = (period / delayPeriods) * nodes
-        var total = 0.0
         for node in 0..<nodes {
             var sum = 0.0
             let first = start + node * s + skip
@@ -270,10 +282,7 @@ public final class DriveLoop {
             let normalized = 0.5 + (sum * inverseCount - baseline) * inverseFullScale
             stateRing[slot + node] = normalized
             states[row + node] += normalized * weight
-            total += normalized
         }
-        consecutiveSilent = total / Double(nodes) < silentLevel ? consecutiveSilent + 1 : 0
-        return consecutiveSilent >= silentLimit ? .ringSilent(periods: consecutiveSilent) : nil
     }
 
     /// Accumulates the node readings of a range period; after the last one, sets the
@@ -302,6 +311,7 @@ public final class DriveLoop {
             // A ring that does not respond (a failed amplifier) keeps a scale of 1/V rather than
             // dividing by nothing; its states are then flat, which the readout will show.
             inverseFullScale = abs(span) > 1e-6 ? 1 / span : 1
+            normalizationReady = true
         }
     }
 

@@ -115,6 +115,16 @@ func runInputs(_ loop: DriveLoop, _ inputs: [Double], scale: Double = 0.8) throw
         #expect(twin.dacOutput.value <= twin.dacOutputVolts(forRequest: range.upperBound) + 1e-12)
     }
 
+    @Test func theAllocationCounterSeesAllocations() {
+        // The counter interposes on malloc for the whole test process; without this check a
+        // broken interposition would make the next test pass vacuously.
+        malloc_counter_begin()
+        let array = [Int](repeating: 7, count: Int.random(in: 1000...2000))
+        let counted = malloc_counter_end()
+        #expect(array.count >= 1000)
+        #expect(counted >= 1)
+    }
+
     @Test func thePerPeriodPathDoesNotAllocate() throws {
         // Count heap allocations on the loop's thread over 500 steady periods (after 100 of
         // warm-up: first-use metadata, lazily built tables), ADC refill, safety checks, state
