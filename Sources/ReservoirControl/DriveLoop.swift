@@ -46,6 +46,11 @@ public final class DriveLoop {
     public var silentLimit = 3
     /// A mean normalized state this far below the drive's range means the ring has gone quiet.
     public var silentLevel = -0.5
+    /// Whether a late DAC block ends the run (`SafeReason.deadlineMiss`). On by default: after
+    /// an underrun the DAC has played extra samples, the ADC blocks no longer line up with the
+    /// drive, and states would be silently wrong. A soak test (`ringlab run`) turns it off to
+    /// count misses instead.
+    public var stopsOnDeadlineMiss = true
     /// How the last safe-state entry went.
     public private(set) var lastSafeState = SafeStateOutcome()
     /// Where the loop learns of SIGINT/SIGTERM: the handlers of
@@ -181,6 +186,7 @@ public final class DriveLoop {
                     // The block had to be queued before its period began.
                     if board.clock.now().nanoseconds > streamStart + Int64(next) * periodNanoseconds {
                         statistics.deadlineMisses += 1
+                        if stopsOnDeadlineMiss { throw stop(.deadlineMiss(period: next)) }
                     }
                 }
                 let spent = rt_monotonic_nanoseconds() - started

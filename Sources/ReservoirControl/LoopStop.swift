@@ -17,6 +17,9 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
     /// The detector read far below the drive's range for this many periods while the ring
     /// should oscillate (a failed amplifier or an open loop).
     case ringSilent(periods: Int)
+    /// A DAC block was queued after its period had begun: the DAC underran, so the ADC blocks
+    /// no longer line up with the drive and the run's states would be wrong.
+    case deadlineMiss(period: Int)
     /// The run ended normally.
     case endOfRun
 
@@ -30,6 +33,7 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .watchdog: return "watchdog"
         case .adcStuck: return "adc-stuck"
         case .ringSilent: return "ring-silent"
+        case .deadlineMiss: return "deadline-miss"
         case .endOfRun: return "end-of-run"
         }
     }
@@ -44,6 +48,8 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .adcStuck(let periods): return "the ADC repeated one reading for \(periods) consecutive periods (stuck)"
         case .ringSilent(let periods):
             return "the detector read far below the drive's range for \(periods) consecutive periods (amplifier failed?)"
+        case .deadlineMiss(let period):
+            return "the DAC block of period \(period) was late; the stream lost its alignment"
         case .endOfRun: return "end of run"
         }
     }

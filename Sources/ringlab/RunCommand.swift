@@ -62,6 +62,8 @@ struct RunCommand: ParsableCommand {
                 }
             }
             let loop = try DriveLoop(board: board, settings: ReservoirSettings(operatingPoint: Composition.operatingPoint(of: board)))
+            // A soak run counts late blocks rather than stopping at the first.
+            loop.stopsOnDeadlineMiss = false
             RealtimeThread.installStopSignalHandlers()
             let (outcome, setup) = RealtimeThread.run {
                 RandomDriveRun.run(loop: loop, seconds: seconds, inputScale: 0.8, seed: seed)
