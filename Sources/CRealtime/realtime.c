@@ -21,7 +21,14 @@ int rt_install_stop_signal_handlers(void) {
     sigemptyset(&action.sa_mask);
     if (sigaction(SIGINT, &action, NULL) != 0) return -errno;
     if (sigaction(SIGTERM, &action, NULL) != 0) return -errno;
-    return 0;
+    // A parent may have started us with these signals blocked (the mask is inherited through
+    // exec); a controller that cannot be stopped is worse than one that can.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    int rc = pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+    return rc == 0 ? 0 : -rc;
 }
 
 int rt_pending_stop_signal(void) { return pending_stop_signal; }

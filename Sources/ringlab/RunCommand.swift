@@ -22,6 +22,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Twin fault to inject, FAULT@SECONDS (\(TwinFault.names.joined(separator: ", "))).")
     var inject: [String] = []
 
+    @Option(name: .customLong("watchdog-ms"), help: "Watchdog timeout in ms (default: 3 periods when paced, 2 s in lock-step).")
+    var watchdogMilliseconds: Int?
+
     @Option(name: .long, help: "Seed of the input and the twin's noise.")
     var seed: UInt64 = 1
 
@@ -30,6 +33,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
+        if let watchdogMilliseconds, watchdogMilliseconds < 1 { throw ValidationError("--watchdog-ms must be at least 1") }
         for spec in inject { _ = try FaultSpecification(spec) }
     }
 
@@ -61,7 +65,9 @@ struct RunCommand: ParsableCommand {
                     twin.inject(fault.fault, at: .seconds(fault.seconds))
                 }
             }
-            let loop = try DriveLoop(board: board, settings: ReservoirSettings(operatingPoint: Composition.operatingPoint(of: board)))
+            let loop = try DriveLoop(
+                board: board, settings: ReservoirSettings(operatingPoint: Composition.operatingPoint(of: board)),
+                watchdogTimeout: watchdogMilliseconds.map { .milliseconds($0) })
             // A soak run counts late blocks rather than stopping at the first.
             loop.stopsOnDeadlineMiss = false
             RealtimeThread.installStopSignalHandlers()
