@@ -82,7 +82,9 @@ public final class DriveLoop {
     private let watchdog: Watchdog
 
     /// A loop for `board` with `settings`; allocates every buffer the periods will use.
-    public init(board: Board, settings: ReservoirSettings, watchdogTimeout: Duration? = nil) throws(ConfigurationProblem) {
+    public init(board: Board, settings: ReservoirSettings, watchdogTimeout: Duration? = nil)
+        throws(ConfigurationProblem)
+    {
         if let problem = settings.problem(on: board.wiring) { throw ConfigurationProblem(description: problem) }
         self.board = board
         self.settings = settings
@@ -351,7 +353,8 @@ public final class DriveLoop {
                 let neighbour = node == 0 ? nodes - 1 : node - 1
                 activation += eta * (stateRing[previousSlot + neighbour] - 0.5)
             }
-            let volts = Volts(point.biasVolts.value + point.spanVolts.value * Double.tanh(activation)).clamped(to: range)
+            let volts = Volts(point.biasVolts.value + point.spanVolts.value * Double.tanh(activation)).clamped(
+                to: range)
             for sample in 0..<s { driveBlock[node * s + sample] = volts }
         }
     }

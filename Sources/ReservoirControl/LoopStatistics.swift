@@ -16,7 +16,8 @@ public struct LoopStatistics: Sendable {
     /// Wake-up latency: how long after a period's last sample was due (on the board's clock)
     /// the loop had its ADC block, in ns. Zero in lock-step, where the board's time is the
     /// work itself.
-    public var wakeUpLatency = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+    public var wakeUpLatency = Histogram<UInt64>(
+        highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
 
     public init() {}
 

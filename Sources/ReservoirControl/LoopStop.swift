@@ -47,7 +47,8 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .watchdog: return "watchdog: no period completed in time"
         case .adcStuck(let periods): return "the ADC repeated one reading for \(periods) consecutive periods (stuck)"
         case .ringSilent(let periods):
-            return "the detector read far below the drive's range for \(periods) consecutive periods (amplifier failed?)"
+            return
+                "the detector read far below the drive's range for \(periods) consecutive periods (amplifier failed?)"
         case .deadlineMiss(let period):
             return "the DAC block of period \(period) was late; the stream lost its alignment"
         case .endOfRun: return "end of run"
@@ -65,7 +66,8 @@ public struct LoopStopped: Error, Sendable, CustomStringConvertible {
     public var safeState: SafeStateOutcome
 
     public var description: String {
-        let failures = safeState.failures.isEmpty
+        let failures =
+            safeState.failures.isEmpty
             ? "" : "; while entering the safe state: " + safeState.failures.map(\.description).joined(separator: "; ")
         return "the drive loop stopped after \(periods) periods: \(reason)\(failures)"
     }

@@ -46,7 +46,8 @@ public enum RealtimeThread {
         guard created == 0 else {
             Unmanaged<RealtimeWork>.fromOpaque(context).release()
             var setup = Setup()
-            setup.notices.append("notice: could not start a loop thread (error \(created)); running on the calling thread")
+            setup.notices.append(
+                "notice: could not start a loop thread (error \(created)); running on the calling thread")
             return (body(), setup)
         }
         pthread_join(thread, nil)
@@ -68,7 +69,8 @@ public enum RealtimeThread {
             setup.fifoScheduling = true
         } else {
             setup.notices.append(
-                "notice: no real-time scheduling (SCHED_FIFO \(priority): \(describe(fifo))); running as an ordinary thread")
+                "notice: no real-time scheduling (SCHED_FIFO \(priority): \(describe(fifo))); running as an ordinary thread"
+            )
         }
         let target = cpu ?? max(Int(rt_allowed_cpu_count()) - 1, 0)
         let pinned = rt_pin_current_thread_to_cpu(Int32(target))

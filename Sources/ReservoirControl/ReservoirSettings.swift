@@ -54,7 +54,8 @@ public struct ReservoirSettings: Sendable, Equatable {
             return "--samples-per-node must be 1 to 10000, found \(samplesPerNode)"
         }
         if settleSamples < 0 || settleSamples >= samplesPerNode {
-            return "the settling skip must leave at least one sample per node (skip \(settleSamples), S \(samplesPerNode))"
+            return
+                "the settling skip must leave at least one sample per node (skip \(settleSamples), S \(samplesPerNode))"
         }
         if shots < 1 || shots > 1000 { return "--shots must be 1 to 1000, found \(shots)" }
         if !feedback.isFinite { return "--feedback must be finite" }

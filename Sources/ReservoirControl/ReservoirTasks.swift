@@ -55,7 +55,9 @@ public struct TaskData: Sendable {
                     return parity
                 }
             }
-            return TaskData(inputs: bits, inputCentre: 0.5, inputHalfRange: 0.5, trainRows: 200..<2200, testRows: 2200..<3200, targets: targets)
+            return TaskData(
+                inputs: bits, inputCentre: 0.5, inputHalfRange: 0.5, trainRows: 200..<2200, testRows: 2200..<3200,
+                targets: targets)
         case .narma10:
             // u(k) ~ U[0, 0.5]; y(k+1) = 0.3y(k) + 0.05y(k)Σ_{i=0..9}y(k−i) + 1.5u(k−9)u(k) + 0.1,
             // y = 0 for the first 10 steps; the first 200 generated steps dropped.
@@ -72,7 +74,9 @@ public struct TaskData: Sendable {
             let inputs = Array(u[dropped..<(dropped + count)])
             // The readout predicts y(k+1) from the state after u(k).
             let target = (0..<count).map { y[dropped + $0 + 1] }
-            return TaskData(inputs: inputs, inputCentre: 0.25, inputHalfRange: 0.25, trainRows: 200..<2200, testRows: 2200..<3200, targets: [target])
+            return TaskData(
+                inputs: inputs, inputCentre: 0.25, inputHalfRange: 0.25, trainRows: 200..<2200, testRows: 2200..<3200,
+                targets: [target])
         case .sineSquare:
             // 300 waveform periods of 8 samples, each a sine or a square with p = 0.5; the first
             // 150 periods train (the first 2 are washout), the last 150 test; target 1 for sine.
@@ -85,7 +89,9 @@ public struct TaskData: Sendable {
                     target.append(sine ? 1 : 0)
                 }
             }
-            return TaskData(inputs: inputs, inputCentre: 0, inputHalfRange: 1, trainRows: 16..<1200, testRows: 1200..<2400, targets: [target])
+            return TaskData(
+                inputs: inputs, inputCentre: 0, inputHalfRange: 1, trainRows: 16..<1200, testRows: 1200..<2400,
+                targets: [target])
         }
     }
 }

@@ -8,7 +8,8 @@ import ReservoirHardware
 /// its wake-up latency when paced, beside cyclictest's at the same period and priority.
 struct BenchLoopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "loop", abstract: "Measure the drive loop: lock-step speed, compute per period, paced wake-up latency.")
+        commandName: "loop",
+        abstract: "Measure the drive loop: lock-step speed, compute per period, paced wake-up latency.")
 
     @Option(name: .long, help: "Seconds of board time for the lock-step run.")
     var lockStepSeconds: Double = 10
@@ -37,7 +38,8 @@ struct BenchLoopCommand: ParsableCommand {
     func run() throws {
         let report = try reportingErrors { () throws -> Report in
             // Lock-step: the twin and the loop as fast as the CPU allows.
-            let (lockBoard, _) = try Composition.board(file: Composition.locateDefault(Composition.defaultBoardFile), seed: 1)
+            let (lockBoard, _) = try Composition.board(
+                file: Composition.locateDefault(Composition.defaultBoardFile), seed: 1)
             let settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: lockBoard))
             let lockLoop = try DriveLoop(board: lockBoard, settings: settings)
             let started = ContinuousClock.now
@@ -54,9 +56,11 @@ struct BenchLoopCommand: ParsableCommand {
                 RandomDriveRun.run(loop: pacedLoop, seconds: pacedSeconds, inputScale: 0.8, seed: 2)
             }
             let paced = pacedLoop.statistics
-            let periodMicroseconds = Int((Double(settings.samplesPerPeriod) / pacedBoard.sampleRate.value * 1e6).rounded())
+            let periodMicroseconds = Int(
+                (Double(settings.samplesPerPeriod) / pacedBoard.sampleRate.value * 1e6).rounded())
             let cyclictest = Cyclictest.run(
-                intervalMicroseconds: periodMicroseconds, loops: Int(pacedSeconds * 1e6) / periodMicroseconds, priority: priority)
+                intervalMicroseconds: periodMicroseconds, loops: Int(pacedSeconds * 1e6) / periodMicroseconds,
+                priority: priority)
             _ = lockOutcome
             return Report(
                 lockstep_periods_per_second: periodsPerSecond,
@@ -76,12 +80,23 @@ struct BenchLoopCommand: ParsableCommand {
             return
         }
         print("drive loop benchmark (N = 50, S = 4, τ = 1 ms; twin board)")
-        print(String(format: "  lock-step            %.0f periods/s (%.1f× real time)", report.lockstep_periods_per_second, report.lockstep_realtime_factor))
-        print(String(format: "  loop compute/period  %.2f µs mean, %.1f µs max (twin simulation excluded; target ≤ 20 µs)", report.compute_us_per_period_mean, report.compute_us_per_period_max))
+        print(
+            String(
+                format: "  lock-step            %.0f periods/s (%.1f× real time)", report.lockstep_periods_per_second,
+                report.lockstep_realtime_factor))
+        print(
+            String(
+                format: "  loop compute/period  %.2f µs mean, %.1f µs max (twin simulation excluded; target ≤ 20 µs)",
+                report.compute_us_per_period_mean, report.compute_us_per_period_max))
         func row(_ name: String, _ values: [String: Double]) -> String {
-            String(format: "  %@ p50 %7.1f  p99 %7.1f  p99.9 %7.1f  max %7.1f µs", name.padding(toLength: 20, withPad: " ", startingAt: 0), values["p50"]!, values["p99"]!, values["p99.9"]!, values["max"]!)
+            String(
+                format: "  %@ p50 %7.1f  p99 %7.1f  p99.9 %7.1f  max %7.1f µs",
+                name.padding(toLength: 20, withPad: " ", startingAt: 0), values["p50"]!, values["p99"]!,
+                values["p99.9"]!, values["max"]!)
         }
-        print("  wake-up latency (paced, SCHED_FIFO \(priority)\(report.loop_fifo_scheduling ? "" : " refused: ordinary thread")):")
+        print(
+            "  wake-up latency (paced, SCHED_FIFO \(priority)\(report.loop_fifo_scheduling ? "" : " refused: ordinary thread")):"
+        )
         print(row("ringlab loop", report.paced_wakeup_us))
         if let values = report.cyclictest_wakeup_us { print(row("cyclictest", values)) }
         if let note = report.cyclictest_note { print("  cyclictest: \(note)") }
@@ -110,7 +125,9 @@ enum Cyclictest {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            return Result(percentiles: nil, note: "exited \(process.terminationStatus); is rt-tests installed (tools/install-deps.sh)?")
+            return Result(
+                percentiles: nil,
+                note: "exited \(process.terminationStatus); is rt-tests installed (tools/install-deps.sh)?")
         }
         var counts: [(microseconds: Double, count: Int)] = []
         var maximum = 0.0
@@ -134,6 +151,7 @@ enum Cyclictest {
             return maximum
         }
         return Result(
-            percentiles: ["p50": percentile(50), "p99": percentile(99), "p99.9": percentile(99.9), "max": maximum], note: nil)
+            percentiles: ["p50": percentile(50), "p99": percentile(99), "p99.9": percentile(99.9), "max": maximum],
+            note: nil)
     }
 }

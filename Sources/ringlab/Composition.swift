@@ -64,7 +64,8 @@ extension Composition {
             let twin = RingTwin(parameters: try loadTwinParameters(parametersPath), seed: seed, clock: clock)
             return (try twin.makeBoard(wiring: wiring), twin)
         case .iio(let uri):
-            throw UnsupportedBackend(description: "\(path): the iio backend (\(uri)) is not available in this build yet")
+            throw UnsupportedBackend(
+                description: "\(path): the iio backend (\(uri)) is not available in this build yet")
         }
     }
 
@@ -73,7 +74,9 @@ extension Composition {
         guard let point = board.wiring.operatingPoint else {
             throw ConfigError(
                 file: board.wiring.source, field: "operating_point", problem: .missingField,
-                expected: "an operating point (bias_volts, span_volts, latency_samples, feedback) until the board is calibrated")
+                expected:
+                    "an operating point (bias_volts, span_volts, latency_samples, feedback) until the board is calibrated"
+            )
         }
         return point
     }

@@ -7,7 +7,8 @@ import ReservoirHAL
 struct ReservoirCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reservoir", abstract: "Run the reservoir benchmark tasks on a board (default: the twin).",
-        subcommands: [ReservoirRunCommand.self, ReservoirSweepCommand.self], defaultSubcommand: ReservoirRunCommand.self)
+        subcommands: [ReservoirRunCommand.self, ReservoirSweepCommand.self], defaultSubcommand: ReservoirRunCommand.self
+    )
 }
 
 /// The options every reservoir subcommand shares.
@@ -82,9 +83,12 @@ struct ReservoirRunCommand: ParsableCommand {
                 let settings = experiment.loop.settings
                 print(
                     "reservoir on \(experiment.loop.board.wiring.name): N = \(settings.nodes), S = \(settings.samplesPerNode), "
-                        + "η = \(settings.feedback), D = \(experiment.loop.delayPeriods), R = \(settings.shots), seed \(options.seed)")
+                        + "η = \(settings.feedback), D = \(experiment.loop.delayPeriods), R = \(settings.shots), seed \(options.seed)"
+                )
                 for task in tasks {
-                    print("  \(task.metricKey.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.4f", results[task.metricKey]!))")
+                    print(
+                        "  \(task.metricKey.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.4f", results[task.metricKey]!))"
+                    )
                 }
             }
         }
@@ -102,8 +106,10 @@ struct ReservoirSweepCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Feedback strengths η to try.")
     var feedbacks: [Double] = [0, 1, 2, 3, 4, 5, 6, 8]
 
-    @Option(name: .customLong("bias-offsets"), parsing: .upToNextOption, help: "Bias offsets from the operating point, in volts.")
-    var biasOffsets: [Double] = [-0.2, -0.1, -0.05, 0, 0.05, 0.1]
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Bias voltages V_bias to try (default: the operating point −0.2 V … +0.1 V).")
+    var biases: [Double] = []
 
     func run() throws {
         try reportingErrors {
@@ -113,14 +119,20 @@ struct ReservoirSweepCommand: ParsableCommand {
             print("  η       STM      PC")
             for eta in feedbacks {
                 let experiment = try options.makeExperiment(feedback: eta)
-                print(String(format: "  %-6.2f  %-7.3f  %-7.3f", eta, try experiment.run(.stm), try experiment.run(.pc)))
+                print(
+                    String(format: "  %-6.2f  %-7.3f  %-7.3f", eta, try experiment.run(.stm), try experiment.run(.pc)))
             }
-            print("bias sweep at η = \(base.loop.settings.feedback)")
+            print("bias sweep at η = \(base.loop.settings.feedback) (threshold: G = 1 near 1.55 V on the default twin)")
             print("  V_bias   STM      PC")
-            for offset in biasOffsets {
-                let bias = Volts(point.biasVolts.value + offset)
+            let biasVolts =
+                biases.isEmpty ? [-0.2, -0.1, -0.05, 0, 0.05, 0.1].map { point.biasVolts.value + $0 } : biases
+            for value in biasVolts {
+                let bias = Volts(value)
                 let experiment = try options.makeExperiment(biasVolts: bias)
-                print(String(format: "  %-7.4f  %-7.3f  %-7.3f", bias.value, try experiment.run(.stm), try experiment.run(.pc)))
+                print(
+                    String(
+                        format: "  %-7.4f  %-7.3f  %-7.3f", bias.value, try experiment.run(.stm),
+                        try experiment.run(.pc)))
             }
         }
     }

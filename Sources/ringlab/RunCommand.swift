@@ -22,7 +22,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Twin fault to inject, FAULT@SECONDS (\(TwinFault.names.joined(separator: ", "))).")
     var inject: [String] = []
 
-    @Option(name: .customLong("watchdog-ms"), help: "Watchdog timeout in ms (default: 3 periods when paced, 2 s in lock-step).")
+    @Option(
+        name: .customLong("watchdog-ms"),
+        help: "Watchdog timeout in ms (default: 3 periods when paced, 2 s in lock-step).")
     var watchdogMilliseconds: Int?
 
     @Option(name: .long, help: "Seed of the input and the twin's noise.")
@@ -33,7 +35,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0, seconds <= 86_400 else { throw ValidationError("--seconds must be in (0, 86400]") }
-        if let watchdogMilliseconds, watchdogMilliseconds < 1 { throw ValidationError("--watchdog-ms must be at least 1") }
+        if let watchdogMilliseconds, watchdogMilliseconds < 1 {
+            throw ValidationError("--watchdog-ms must be at least 1")
+        }
         for spec in inject { _ = try FaultSpecification(spec) }
     }
 
@@ -57,7 +61,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let report = try reportingErrors { () throws -> Report in
             let clock: any BoardClock = paced ? MonotonicClock() : ManualClock()
-            let (board, twin) = try Composition.board(file: Composition.locateDefault(self.board), seed: seed, clock: clock)
+            let (board, twin) = try Composition.board(
+                file: Composition.locateDefault(self.board), seed: seed, clock: clock)
             if !inject.isEmpty {
                 guard let twin else { throw ValidationError("--inject needs a twin board; \(self.board) is hardware") }
                 for spec in inject {
@@ -79,27 +84,37 @@ struct RunCommand: ParsableCommand {
             return Report(
                 periods: statistics.periods, seconds_streamed: outcome.streamedSeconds,
                 deadline_misses: statistics.deadlineMisses, underrun_samples: twin?.statistics.underrunSamples,
-                overrange_periods: statistics.overRangePeriods, final_state: outcome.safeState.ringDisabled ? "safe" : "unsafe",
+                overrange_periods: statistics.overRangePeriods,
+                final_state: outcome.safeState.ringDisabled ? "safe" : "unsafe",
                 safe_reason: outcome.reason.name, safe_detail: outcome.reason.description,
                 compute_us_mean: statistics.meanComputeMicroseconds,
                 compute_us_max: Double(statistics.maximumComputeNanoseconds) / 1000,
                 wakeup_us: [
-                    "p50": statistics.wakeUpMicroseconds(percentile: 50), "p99": statistics.wakeUpMicroseconds(percentile: 99),
-                    "p99.9": statistics.wakeUpMicroseconds(percentile: 99.9), "max": statistics.maximumWakeUpMicroseconds,
+                    "p50": statistics.wakeUpMicroseconds(percentile: 50),
+                    "p99": statistics.wakeUpMicroseconds(percentile: 99),
+                    "p99.9": statistics.wakeUpMicroseconds(percentile: 99.9),
+                    "max": statistics.maximumWakeUpMicroseconds,
                 ],
                 memory_locked: setup.memoryLocked, fifo_scheduling: setup.fifoScheduling, pinned_cpu: setup.pinnedCPU)
         }
         if json {
             try printJSON(report)
         } else {
-            print("periods            \(report.periods) (\(String(format: "%.3f", report.seconds_streamed)) s of board time)")
+            print(
+                "periods            \(report.periods) (\(String(format: "%.3f", report.seconds_streamed)) s of board time)"
+            )
             print("deadline misses    \(report.deadline_misses)")
             if let underruns = report.underrun_samples { print("DAC underruns      \(underruns) samples") }
             print("ADC over range     \(report.overrange_periods) periods")
-            print(String(format: "compute / period   %.1f µs mean, %.1f µs max", report.compute_us_mean, report.compute_us_max))
-            print(String(
-                format: "wake-up latency    p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
-                report.wakeup_us["p50"]!, report.wakeup_us["p99"]!, report.wakeup_us["p99.9"]!, report.wakeup_us["max"]!))
+            print(
+                String(
+                    format: "compute / period   %.1f µs mean, %.1f µs max", report.compute_us_mean,
+                    report.compute_us_max))
+            print(
+                String(
+                    format: "wake-up latency    p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs",
+                    report.wakeup_us["p50"]!, report.wakeup_us["p99"]!, report.wakeup_us["p99.9"]!,
+                    report.wakeup_us["max"]!))
             print("final state        \(report.final_state) (\(report.safe_detail))")
         }
         if report.safe_reason != SafeReason.endOfRun.name || report.final_state != "safe" { throw ExitCode.failure }
@@ -127,7 +142,8 @@ struct FaultSpecification {
         case "gain-jump": fault = .gainJump(size: 0.01)
         case "extra-noise": fault = .extraNoise(factor: 10)
         default:
-            throw ValidationError("unknown fault \(parts[0]) in --inject; expected one of \(TwinFault.names.joined(separator: ", "))")
+            throw ValidationError(
+                "unknown fault \(parts[0]) in --inject; expected one of \(TwinFault.names.joined(separator: ", "))")
         }
     }
 }

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func theSweepPrintsBothTables() throws {
-        let outcome = try CommandRunner.ringlab(["reservoir", "sweep", "--feedbacks", "0", "2.4", "--bias-offsets", "0"])
+        let outcome = try CommandRunner.ringlab(["reservoir", "sweep", "--feedbacks", "0", "2.4", "--biases", "1.7877"])
         #expect(outcome.status == 0)
         #expect(outcome.standardOutput.contains("feedback sweep"))
         #expect(outcome.standardOutput.contains("bias sweep"))

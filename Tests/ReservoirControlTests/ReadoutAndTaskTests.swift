@@ -91,7 +91,10 @@ import Testing
         for period in 0..<300 {
             let samples = Array(data.inputs[(period * 8)..<(period * 8 + 8)])
             if data.targets[0][period * 8] == 1 {
-                #expect(zip(samples, (0..<8).map { sin(2 * Double.pi * Double($0) / 8) }).allSatisfy { abs($0 - $1) < 1e-12 })
+                #expect(
+                    zip(samples, (0..<8).map { sin(2 * Double.pi * Double($0) / 8) }).allSatisfy {
+                        abs($0 - $1) < 1e-12
+                    })
             } else {
                 #expect(samples == [1, 1, 1, 1, -1, -1, -1, -1])
             }

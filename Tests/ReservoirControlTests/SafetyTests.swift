@@ -42,10 +42,14 @@ import Testing
     }
 
     /// The trace and the twin show the safe state reached by `deadline` and kept.
-    func expectSafe(_ run: Run, after trigger: Duration, within bound: Duration, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectSafe(
+        _ run: Run, after trigger: Duration, within bound: Duration, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let safe = run.board.wiring.safeVolts
-        let reached = try #require(run.trace.safeStateReached(after: trigger, safe: safe), sourceLocation: sourceLocation)
-        #expect(reached - trigger <= bound, "safe \(reached - trigger) after the trigger", sourceLocation: sourceLocation)
+        let reached = try #require(
+            run.trace.safeStateReached(after: trigger, safe: safe), sourceLocation: sourceLocation)
+        #expect(
+            reached - trigger <= bound, "safe \(reached - trigger) after the trigger", sourceLocation: sourceLocation)
         #expect(run.trace.unsafeEvents(after: reached, safe: safe).isEmpty, sourceLocation: sourceLocation)
         try expectTwinStaysSafe(run, sourceLocation: sourceLocation)
     }
@@ -59,7 +63,9 @@ import Testing
         try stream.refill(block)
         stream.close()
         #expect(!run.twin.ringEnabled, sourceLocation: sourceLocation)
-        #expect(run.twin.dacOutput.value == run.twin.dacOutputVolts(forRequest: run.board.wiring.safeVolts), sourceLocation: sourceLocation)
+        #expect(
+            run.twin.dacOutput.value == run.twin.dacOutputVolts(forRequest: run.board.wiring.safeVolts),
+            sourceLocation: sourceLocation)
     }
 
     static let faultTime = Duration.microseconds(1_500_500)  // mid-period
