@@ -51,6 +51,13 @@ let package = Package(
             name: "ReservoirCalibration",
             dependencies: ["ReservoirHAL", .product(name: "RealModule", package: "swift-numerics")]),
 
+        .target(
+            name: "NeuralNet",
+            dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(
+            name: "PerturbativeTraining",
+            dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
+
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(name: "CMallocCounter"),
         .target(
@@ -80,6 +87,8 @@ let package = Package(
         .testTarget(
             name: "ReservoirControlTests",
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
+        .testTarget(name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

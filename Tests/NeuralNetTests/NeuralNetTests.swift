@@ -1,0 +1,82 @@
+import Foundation
+import NeuralNet
+import Testing
+
+@Suite struct DenseNetworkTests {
+    /// A small random batch: `count` inputs of `width`, labels or targets.
+    func batchData(count: Int, width: Int, outputs: Int, seed: Int) -> (inputs: [Double], labels: [Int], targets: [Double]) {
+        var state = UInt64(seed)
+        func next() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        let inputs = (0..<(count * width)).map { _ in next() }
+        let labels = (0..<count).map { _ in Int((next() + 1) / 2 * Double(outputs)) % outputs }
+        let targets = (0..<(count * outputs)).map { _ in next() }
+        return (inputs, labels, targets)
+    }
+
+    @Test(arguments: [
+        (Activation.tanh, Loss.softmaxCrossEntropy), (.relu, .softmaxCrossEntropy), (.tanh, .squaredError),
+        (.identity, .squaredError),
+    ])
+    func backpropMatchesCentralFiniteDifferences(activation: Activation, loss: Loss) {
+        let network = DenseNetwork(widths: [6, 5, 4, 3], activations: [activation, activation, .identity], loss: loss)
+        let parameters = network.initialParameters(seed: 3).map { $0 + 0.01 }  // no relu exactly at 0
+        let data = batchData(count: 7, width: 6, outputs: 3, seed: 11)
+        let workspace = NetworkWorkspace(network: network, capacity: 7)
+        var gradient = [Double](repeating: 0, count: network.parameterCount)
+        data.inputs.withUnsafeBufferPointer { inputs in
+            data.labels.withUnsafeBufferPointer { labels in
+                data.targets.withUnsafeBufferPointer { targets in
+                    let batch = Batch(inputs: inputs, labels: labels, targets: targets, count: 7)
+                    _ = parameters.withUnsafeBufferPointer { p in
+                        gradient.withUnsafeMutableBufferPointer { g in
+                            network.lossAndGradient(parameters: p, batch: batch, workspace: workspace, gradient: g)
+                        }
+                    }
+                    // Central differences: truncation h²·f'''/6 ≈ 1e-12, rounding ε·|f|/h ≈ 1e-11;
+                    // 1e-7 absolute leaves room for both (gradients are ~1e-2…1).
+                    let h = 1e-5
+                    for index in 0..<network.parameterCount {
+                        var plus = parameters
+                        var minus = parameters
+                        plus[index] += h
+                        minus[index] -= h
+                        let up = plus.withUnsafeBufferPointer { network.loss(parameters: $0, batch: batch, workspace: workspace) }
+                        let down = minus.withUnsafeBufferPointer { network.loss(parameters: $0, batch: batch, workspace: workspace) }
+                        let numeric = (up - down) / (2 * h)
+                        #expect(abs(numeric - gradient[index]) < 1e-7, "parameter \(index): \(numeric) vs \(gradient[index])")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func crossEntropyOfUniformOutputsIsLogOfTheClassCount() {
+        // All-zero parameters give zero logits: softmax is uniform and the loss is ln 10.
+        let network = DenseNetwork(widths: [4, 10], activations: [.identity], loss: .softmaxCrossEntropy)
+        let parameters = [Double](repeating: 0, count: network.parameterCount)
+        let inputs: [Double] = [1, 2, 3, 4, 5, 6, 7, 8]
+        let labels = [3, 7]
+        let workspace = NetworkWorkspace(network: network, capacity: 2)
+        let value = inputs.withUnsafeBufferPointer { x in
+            labels.withUnsafeBufferPointer { y in
+                parameters.withUnsafeBufferPointer { p in
+                    network.loss(parameters: p, batch: Batch(inputs: x, labels: y, targets: nil, count: 2), workspace: workspace)
+                }
+            }
+        }
+        #expect(abs(value - log(10)) < 1e-12)
+    }
+
+    @Test func theParameterLayoutIsWThenBPerLayer() {
+        let network = DenseNetwork(widths: [64, 40, 10], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+        #expect(network.parameterCount == 64 * 40 + 40 + 40 * 10 + 10)
+        #expect(network.layerRanges == [0..<2600, 2600..<3010])
+        let parameters = network.initialParameters(seed: 1)
+        #expect(parameters[2560..<2600].allSatisfy { $0 == 0 })  // first layer's biases
+        let limit = (6.0 / 104).squareRoot()
+        #expect(parameters[0..<2560].allSatisfy { abs($0) <= limit })
+    }
+}
