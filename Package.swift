@@ -88,7 +88,7 @@ let package = Package(
             name: "ReservoirControlTests",
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
-        .testTarget(name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom"]),
+        .testTarget(name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

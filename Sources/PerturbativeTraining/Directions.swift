@@ -1,0 +1,76 @@
+import SeededRandom
+
+/// How perturbation directions z are drawn (docs/pgt.md).
+public enum DirectionKind: Sendable, Equatable, Codable {
+    /// z ~ N(0, I).
+    case gaussian
+    /// z_i = ±1 with equal probability.
+    case rademacher
+    /// A fraction of the coordinates non-zero, ±1/√fraction (unit variance per coordinate).
+    case sparse(fraction: Double)
+    /// The K directions of a step mutually orthogonal, each of norm √d (Gram–Schmidt on
+    /// Gaussian draws), so their span is covered without overlap.
+    case orthogonal
+}
+
+/// Directions as a pure function of (run seed, step, k): a run log then needs only the seeds
+/// and the scalar differences to replay bit for bit (the MeZO trick).
+public struct DirectionGenerator: Sendable {
+    public let kind: DirectionKind
+    public let seed: UInt64
+
+    public init(kind: DirectionKind, seed: UInt64) {
+        self.kind = kind
+        self.seed = seed
+    }
+
+    /// Fills `directions` (K rows of d) with the K directions of `step`.
+    public func fill(step: Int, count k: Int, dimension d: Int, into directions: UnsafeMutableBufferPointer<Double>) {
+        precondition(directions.count >= k * d)
+        for row in 0..<k {
+            let stream = UInt64(step) &* 1_000_003 &+ UInt64(row)
+            let z = UnsafeMutableBufferPointer(rebasing: directions[(row * d)..<((row + 1) * d)])
+            switch kind {
+            case .gaussian, .orthogonal:
+                var source = GaussianSource(seed: seed, stream: stream)
+                for i in 0..<d { z[i] = source.next() }
+            case .rademacher:
+                var random = Xoshiro256StarStar(seed: seed, stream: stream)
+                var bits: UInt64 = 0
+                for i in 0..<d {
+                    if i % 64 == 0 { bits = random.next() }
+                    z[i] = (bits >> UInt64(i % 64)) & 1 == 1 ? 1 : -1
+                }
+            case .sparse(let fraction):
+                var random = Xoshiro256StarStar(seed: seed, stream: stream)
+                let scale = 1 / fraction.squareRoot()
+                for i in 0..<d {
+                    let keep = random.nextUnitInterval() < fraction
+                    let sign: Double = random.next() >> 63 == 1 ? 1 : -1
+                    z[i] = keep ? sign * scale : 0
+                }
+            }
+        }
+        if case .orthogonal = kind { orthogonalize(directions, count: k, dimension: d) }
+    }
+
+    /// Modified Gram–Schmidt, then each row scaled to norm √d.
+    private func orthogonalize(_ rows: UnsafeMutableBufferPointer<Double>, count k: Int, dimension d: Int) {
+        precondition(k <= d, "at most d orthogonal directions exist")
+        for row in 0..<k {
+            let base = row * d
+            for previous in 0..<row {
+                let other = previous * d
+                var dot = 0.0
+                for i in 0..<d { dot += rows[base + i] * rows[other + i] }
+                for i in 0..<d { rows[base + i] -= dot * rows[other + i] }
+            }
+            var norm = 0.0
+            for i in 0..<d { norm += rows[base + i] * rows[base + i] }
+            let scale = 1 / norm.squareRoot()
+            for i in 0..<d { rows[base + i] *= scale }
+        }
+        let length = Double(d).squareRoot()
+        for index in 0..<(k * d) { rows[index] *= length }
+    }
+}
