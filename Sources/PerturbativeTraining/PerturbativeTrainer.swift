@@ -1,0 +1,172 @@
+/// What perturbative training does each step, all of it a setting (docs/pgt.md).
+public struct PerturbativeConfiguration: Sendable, Codable, Equatable {
+    /// `pgt` (the estimator family) or `spsa` (Spall's gains, Rademacher, K = 1, plain SGD).
+    public enum Method: String, Sendable, Codable { case pgt, spsa }
+
+    public var method: Method = .pgt
+    public var directionKind: DirectionKind = .gaussian
+    public var directionCount = 8
+    public var sigma = 1e-3
+    public var sides: PerturbativeEstimator.Sides = .two
+    public var optimizer: OptimizerKind = .adam
+    public var learningRate = 1e-3
+    public var schedule: Schedule = .constant
+    public var clipNorm: Double?
+    /// Perturb one block (layer) per step, in turn.
+    public var blocks: [Range<Int>]?
+    /// Undo a step whose re-evaluated loss rose by more than this over the step's loss.
+    public var rejectionTolerance: Double?
+    public var spsa = SPSAGains(a: 0.05, c: 0.01, stability: 100)
+    /// The run seed every direction derives from.
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// Forward passes of one step.
+    public var forwardPassesPerStep: Int {
+        let estimate: Int
+        switch method {
+        case .pgt: estimate = sides == .two ? 2 * directionCount : directionCount + 1
+        case .spsa: estimate = 2
+        }
+        return estimate + (rejectionTolerance == nil ? 0 : 1)
+    }
+}
+
+/// What one step did: enough to replay it exactly from the seed.
+public struct StepRecord: Sendable, Codable, Equatable {
+    public var step: Int
+    /// The scalar differences c_k.
+    public var differences: [Double]
+    /// Mean of the step's loss evaluations.
+    public var loss: Double
+    /// ‖ĝ‖ before clipping.
+    public var gradientNorm: Double
+    public var learningRate: Double
+    public var accepted: Bool
+}
+
+/// Trains a parameter vector by forward passes only. Knows nothing of networks: an objective
+/// is a function from parameters to a loss (the caller fixes the batch for each step).
+public final class PerturbativeTrainer {
+    public let configuration: PerturbativeConfiguration
+    public private(set) var parameters: [Double]
+    public private(set) var optimizer: Optimizer
+    public private(set) var step = 0
+    /// Steps the schedule spans.
+    public var totalSteps: Int
+
+    private let scratch: EstimatorScratch
+    private var gradient: [Double]
+    private var differences: [Double] = []
+
+    public init(configuration: PerturbativeConfiguration, parameters: [Double], totalSteps: Int) {
+        self.configuration = configuration
+        self.parameters = parameters
+        self.totalSteps = totalSteps
+        optimizer = Optimizer(kind: configuration.method == .spsa ? .sgd : configuration.optimizer, dimension: parameters.count)
+        scratch = EstimatorScratch(directionCount: max(configuration.directionCount, 1), dimension: parameters.count)
+        gradient = [Double](repeating: 0, count: parameters.count)
+    }
+
+    /// Restores a checkpointed state (parameters, optimizer, step).
+    public func restore(parameters: [Double], optimizer: Optimizer, step: Int) {
+        precondition(parameters.count == self.parameters.count)
+        self.parameters = parameters
+        self.optimizer = optimizer
+        self.step = step
+    }
+
+    private var block: Range<Int>? {
+        guard let blocks = configuration.blocks, !blocks.isEmpty else { return nil }
+        return blocks[step % blocks.count]
+    }
+
+    private var estimator: PerturbativeEstimator {
+        switch configuration.method {
+        case .pgt:
+            return PerturbativeEstimator(
+                directions: DirectionGenerator(kind: configuration.directionKind, seed: configuration.seed),
+                directionCount: configuration.directionCount, sigma: configuration.sigma, sides: configuration.sides)
+        case .spsa:
+            var estimator = PerturbativeEstimator(
+                directions: DirectionGenerator(kind: .rademacher, seed: configuration.seed), directionCount: 1,
+                sigma: configuration.spsa.perturbation(step))
+            estimator.alternatesOrder = false
+            return estimator
+        }
+    }
+
+    private var learningRate: Double {
+        switch configuration.method {
+        case .pgt: return configuration.schedule.rate(base: configuration.learningRate, step: step, totalSteps: totalSteps)
+        case .spsa: return configuration.spsa.stepSize(step)
+        }
+    }
+
+    /// One training step on `loss` (all its evaluations on the same batch).
+    public func step(loss: (UnsafeBufferPointer<Double>) -> Double) -> StepRecord {
+        var losses: [Double] = []
+        let estimator = estimator
+        let rate = learningRate
+        let previous = parameters
+        let norm: Double = withoutActuallyEscaping(loss) { loss in
+            let counting: (UnsafeBufferPointer<Double>) -> Double = { p in
+                let value = loss(p)
+                losses.append(value)
+                return value
+            }
+            return parameters.withUnsafeBufferPointer { p in
+                gradient.withUnsafeMutableBufferPointer { g in
+                    estimator.estimate(
+                        step: step, parameters: p, block: block, loss: counting, scratch: scratch, gradient: g,
+                        differences: &differences)
+                    return clipGradient(g, maximumNorm: configuration.clipNorm)
+                }
+            }
+        }
+        let stepLoss = losses.reduce(0, +) / Double(losses.count)
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in optimizer.apply(gradient: g, learningRate: rate, to: p) }
+        }
+        var accepted = true
+        if let tolerance = configuration.rejectionTolerance {
+            let after = parameters.withUnsafeBufferPointer { loss($0) }
+            if after > stepLoss + tolerance {
+                parameters = previous
+                accepted = false
+            }
+        }
+        let record = StepRecord(
+            step: step, differences: differences, loss: stepLoss, gradientNorm: norm, learningRate: rate, accepted: accepted)
+        step += 1
+        return record
+    }
+
+    /// Re-applies logged steps from `parameters` (which must be the state before the first
+    /// record): the directions come back from the seed, the differences from the log, so the
+    /// result is bit for bit what the run produced (O(d) memory, no loss evaluations).
+    public func replay(_ records: [StepRecord]) {
+        for record in records {
+            precondition(record.step == step, "records must continue from step \(step)")
+            let estimator = estimator
+            let range = block ?? 0..<parameters.count
+            estimator.directions.fill(
+                step: step, count: record.differences.count, dimension: range.count, into: scratch.directions)
+            let previous = parameters
+            gradient.withUnsafeMutableBufferPointer { g in
+                PerturbativeEstimator.combine(
+                    differences: record.differences, directions: UnsafeBufferPointer(scratch.directions),
+                    width: range.count, range: range, into: g)
+                clipGradient(g, maximumNorm: configuration.clipNorm)
+            }
+            gradient.withUnsafeBufferPointer { g in
+                parameters.withUnsafeMutableBufferPointer { p in
+                    optimizer.apply(gradient: g, learningRate: record.learningRate, to: p)
+                }
+            }
+            if !record.accepted { parameters = previous }
+            step += 1
+        }
+    }
+}
