@@ -58,6 +58,11 @@ let package = Package(
             name: "PerturbativeTraining",
             dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
 
+        // L3: models, datasets, runs.
+        .target(
+            name: "ReservoirTraining",
+            dependencies: ["NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles"]),
+
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(name: "CMallocCounter"),
         .target(
@@ -69,7 +74,7 @@ let package = Package(
             name: "ringlab",
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
-                "ReservoirCalibration", "ReservoirControl",
+                "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -88,7 +93,10 @@ let package = Package(
             name: "ReservoirControlTests",
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
-        .testTarget(name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
+        .testTarget(
+            name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
+        .testTarget(
+            name: "ReservoirTrainingTests", dependencies: ["ReservoirTraining", "NeuralNet", "ReservoirTesting"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -134,7 +134,10 @@ public struct Batch {
     public var targets: UnsafeBufferPointer<Double>?
     public var count: Int
 
-    public init(inputs: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>?, targets: UnsafeBufferPointer<Double>?, count: Int) {
+    public init(
+        inputs: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>?, targets: UnsafeBufferPointer<Double>?,
+        count: Int
+    ) {
         self.inputs = inputs
         self.labels = labels
         self.targets = targets
@@ -173,13 +176,30 @@ extension DenseNetwork {
                 let x = source.baseAddress! + sample * inWidth
                 let y = destination.baseAddress! + sample * outWidth
                 for unit in 0..<outWidth {
-                    let row = weights + unit * inWidth
-                    var sum = biases[unit]
-                    for i in 0..<inWidth { sum += row[i] * x[i] }
-                    y[unit] = activation.apply(sum)
+                    y[unit] = activation.apply(biases[unit] + Self.dot(weights + unit * inWidth, x, inWidth))
                 }
             }
         }
+    }
+
+    /// Σ a_i·b_i with four independent accumulators, so the additions do not wait on each
+    /// other (the compiler may not reassociate floating-point sums by itself).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var i = 0
+        while i + 4 <= count {
+            s0 += a[i] * b[i]
+            s1 += a[i + 1] * b[i + 1]
+            s2 += a[i + 2] * b[i + 2]
+            s3 += a[i + 3] * b[i + 3]
+            i += 4
+        }
+        while i < count {
+            s0 += a[i] * b[i]
+            i += 1
+        }
+        return (s0 + s1) + (s2 + s3)
     }
 
     /// The mean loss of the outputs in `workspace`; with `writeDelta`, also ∂L/∂z of the last

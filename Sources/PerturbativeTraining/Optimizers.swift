@@ -22,7 +22,9 @@ public struct Optimizer: Sendable, Codable, Equatable {
     /// θ ← θ − lr·update(g).
     ///   sgd: g;  momentum: m ← 0.9m + g, step m;
     ///   adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², step m̂/(√v̂ + ε) with bias corrections.
-    public mutating func apply(gradient: UnsafeBufferPointer<Double>, learningRate: Double, to parameters: UnsafeMutableBufferPointer<Double>) {
+    public mutating func apply(
+        gradient: UnsafeBufferPointer<Double>, learningRate: Double, to parameters: UnsafeMutableBufferPointer<Double>
+    ) {
         steps += 1
         switch kind {
         case .sgd:
@@ -102,7 +104,9 @@ public struct SPSAGains: Sendable, Equatable, Codable {
 /// For Gaussian z, |L(θ+σz) − L(θ−σz)| ≈ 2σ|∇L·z| and E|∇L·z| = ‖∇L‖·√(2/π), so with the
 /// mean |difference| D₀ measured at a pilot σ₀ (giving the slope D₀/σ₀):
 /// σ = multiple·s_L·σ₀/D₀.
-public func calibratedSigma(noiseStandardDeviation: Double, pilotSigma: Double, meanPilotDifference: Double, multiple: Double) -> Double {
+public func calibratedSigma(
+    noiseStandardDeviation: Double, pilotSigma: Double, meanPilotDifference: Double, multiple: Double
+) -> Double {
     multiple * noiseStandardDeviation * pilotSigma / meanPilotDifference
 }
 
@@ -118,7 +122,8 @@ public func calibrateSigma(
     let noise = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(repeats - 1, 1))).squareRoot()
     let d = parameters.count
     let scratch = EstimatorScratch(directionCount: pilotDirections, dimension: d)
-    DirectionGenerator(kind: .gaussian, seed: seed).fill(step: 0, count: pilotDirections, dimension: d, into: scratch.directions)
+    DirectionGenerator(kind: .gaussian, seed: seed).fill(
+        step: 0, count: pilotDirections, dimension: d, into: scratch.directions)
     var differences = 0.0
     for row in 0..<pilotDirections {
         for i in 0..<d { scratch.perturbed[i] = parameters[i] + pilotSigma * scratch.directions[row * d + i] }
@@ -129,7 +134,9 @@ public func calibrateSigma(
     }
     let meanDifference = differences / Double(pilotDirections)
     return (
-        calibratedSigma(noiseStandardDeviation: noise, pilotSigma: pilotSigma, meanPilotDifference: meanDifference, multiple: multiple),
+        calibratedSigma(
+            noiseStandardDeviation: noise, pilotSigma: pilotSigma, meanPilotDifference: meanDifference,
+            multiple: multiple),
         noise, meanDifference
     )
 }

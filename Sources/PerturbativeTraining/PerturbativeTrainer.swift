@@ -64,7 +64,8 @@ public final class PerturbativeTrainer {
         self.configuration = configuration
         self.parameters = parameters
         self.totalSteps = totalSteps
-        optimizer = Optimizer(kind: configuration.method == .spsa ? .sgd : configuration.optimizer, dimension: parameters.count)
+        optimizer = Optimizer(
+            kind: configuration.method == .spsa ? .sgd : configuration.optimizer, dimension: parameters.count)
         scratch = EstimatorScratch(directionCount: max(configuration.directionCount, 1), dimension: parameters.count)
         gradient = [Double](repeating: 0, count: parameters.count)
     }
@@ -99,7 +100,8 @@ public final class PerturbativeTrainer {
 
     private var learningRate: Double {
         switch configuration.method {
-        case .pgt: return configuration.schedule.rate(base: configuration.learningRate, step: step, totalSteps: totalSteps)
+        case .pgt:
+            return configuration.schedule.rate(base: configuration.learningRate, step: step, totalSteps: totalSteps)
         case .spsa: return configuration.spsa.stepSize(step)
         }
     }
@@ -138,7 +140,8 @@ public final class PerturbativeTrainer {
             }
         }
         let record = StepRecord(
-            step: step, differences: differences, loss: stepLoss, gradientNorm: norm, learningRate: rate, accepted: accepted)
+            step: step, differences: differences, loss: stepLoss, gradientNorm: norm, learningRate: rate,
+            accepted: accepted)
         step += 1
         return record
     }

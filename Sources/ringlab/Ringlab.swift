@@ -6,5 +6,8 @@ struct Ringlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ringlab",
         abstract: "Controller for a magnonic-ring physical reservoir computer, and its simulated twin.",
-        subcommands: [TwinCommand.self, ReservoirCommand.self, RunCommand.self, BenchCommand.self, VersionCommand.self])
+        subcommands: [
+            TwinCommand.self, ReservoirCommand.self, RunCommand.self, TrainCommand.self, BenchCommand.self,
+            VersionCommand.self,
+        ])
 }

@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct DenseNetworkTests {
     /// A small random batch: `count` inputs of `width`, labels or targets.
-    func batchData(count: Int, width: Int, outputs: Int, seed: Int) -> (inputs: [Double], labels: [Int], targets: [Double]) {
+    func batchData(count: Int, width: Int, outputs: Int, seed: Int) -> (
+        inputs: [Double], labels: [Int], targets: [Double]
+    ) {
         var state = UInt64(seed)
         func next() -> Double {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -43,10 +45,16 @@ import Testing
                         var minus = parameters
                         plus[index] += h
                         minus[index] -= h
-                        let up = plus.withUnsafeBufferPointer { network.loss(parameters: $0, batch: batch, workspace: workspace) }
-                        let down = minus.withUnsafeBufferPointer { network.loss(parameters: $0, batch: batch, workspace: workspace) }
+                        let up = plus.withUnsafeBufferPointer {
+                            network.loss(parameters: $0, batch: batch, workspace: workspace)
+                        }
+                        let down = minus.withUnsafeBufferPointer {
+                            network.loss(parameters: $0, batch: batch, workspace: workspace)
+                        }
                         let numeric = (up - down) / (2 * h)
-                        #expect(abs(numeric - gradient[index]) < 1e-7, "parameter \(index): \(numeric) vs \(gradient[index])")
+                        #expect(
+                            abs(numeric - gradient[index]) < 1e-7,
+                            "parameter \(index): \(numeric) vs \(gradient[index])")
                     }
                 }
             }
@@ -63,7 +71,8 @@ import Testing
         let value = inputs.withUnsafeBufferPointer { x in
             labels.withUnsafeBufferPointer { y in
                 parameters.withUnsafeBufferPointer { p in
-                    network.loss(parameters: p, batch: Batch(inputs: x, labels: y, targets: nil, count: 2), workspace: workspace)
+                    network.loss(
+                        parameters: p, batch: Batch(inputs: x, labels: y, targets: nil, count: 2), workspace: workspace)
                 }
             }
         }

@@ -11,7 +11,8 @@ func meanEstimate(
 ) -> [Double] {
     let d = parameters.count
     let estimator = PerturbativeEstimator(
-        directions: DirectionGenerator(kind: kind, seed: 17), directionCount: directionCount, sigma: sigma, sides: sides)
+        directions: DirectionGenerator(kind: kind, seed: 17), directionCount: directionCount, sigma: sigma, sides: sides
+    )
     let scratch = EstimatorScratch(directionCount: directionCount, dimension: d)
     var gradient = [Double](repeating: 0, count: d)
     var sum = [Double](repeating: 0, count: d)
@@ -19,7 +20,8 @@ func meanEstimate(
     for step in 0..<draws {
         parameters.withUnsafeBufferPointer { p in
             gradient.withUnsafeMutableBufferPointer { g in
-                estimator.estimate(step: step, parameters: p, loss: loss, scratch: scratch, gradient: g, differences: &differences)
+                estimator.estimate(
+                    step: step, parameters: p, loss: loss, scratch: scratch, gradient: g, differences: &differences)
             }
         }
         for i in 0..<d { sum[i] += gradient[i] }
@@ -89,7 +91,9 @@ func meanEstimate(
                 }
                 let draws = 20_000
                 // σ = 1e-3: the two-sided bias is O(σ²·f''') ≈ 1e-6, far below the tolerance.
-                let mean = meanEstimate(kind: .gaussian, directionCount: 1, draws: draws, sigma: 1e-3, parameters: parameters) { p in
+                let mean = meanEstimate(
+                    kind: .gaussian, directionCount: 1, draws: draws, sigma: 1e-3, parameters: parameters
+                ) { p in
                     network.loss(parameters: p, batch: batch, workspace: workspace)
                 }
                 let norm2 = exact.reduce(0) { $0 + $1 * $1 }
@@ -136,10 +140,12 @@ func meanEstimate(
         let parameters = [0.0]
         parameters.withUnsafeBufferPointer { p in
             gradient.withUnsafeMutableBufferPointer { g in
-                estimator.estimate(step: 0, parameters: p, loss: { q in
-                    signs.append(q[0] * scratch.directions[signs.count / 2] > 0 ? 1 : -1)
-                    return q[0]
-                }, scratch: scratch, gradient: g, differences: &differences)
+                estimator.estimate(
+                    step: 0, parameters: p,
+                    loss: { q in
+                        signs.append(q[0] * scratch.directions[signs.count / 2] > 0 ? 1 : -1)
+                        return q[0]
+                    }, scratch: scratch, gradient: g, differences: &differences)
             }
         }
         #expect(signs == [1, -1, -1, 1, 1, -1, -1, 1])
@@ -161,7 +167,8 @@ func meanEstimate(
         }
         let theta = [Double](repeating: 0.5, count: 6)
         let result = theta.withUnsafeBufferPointer { p in
-            calibrateSigma(loss: loss, parameters: p, repeats: 2000, pilotSigma: 1, pilotDirections: 4000, multiple: 10, seed: 3)
+            calibrateSigma(
+                loss: loss, parameters: p, repeats: 2000, pilotSigma: 1, pilotDirections: 4000, multiple: 10, seed: 3)
         }
         let expected = 10 * 0.01 / (2 * 2 * (2 / Double.pi).squareRoot())
         // 5 %: s is estimated from 2000 draws (1.6 % standard error), the pilot mean from 4000

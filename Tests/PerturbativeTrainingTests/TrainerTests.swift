@@ -26,7 +26,9 @@ import Testing
     @Test(arguments: [OptimizerKind.sgd, .momentum, .adam])
     func trainingDescendsANoisyBowl(optimizer: OptimizerKind) {
         let trainer = PerturbativeTrainer(
-            configuration: configuration { $0.optimizer = optimizer; $0.learningRate = optimizer == .adam ? 0.05 : 0.02 },
+            configuration: configuration {
+                $0.optimizer = optimizer; $0.learningRate = optimizer == .adam ? 0.05 : 0.02
+            },
             parameters: [Double](repeating: 0, count: 20), totalSteps: 500)
         let loss = bowl(noiseSeed: 1)
         var last = 0.0
@@ -37,7 +39,9 @@ import Testing
 
     @Test func spsaDescendsToo() {
         let trainer = PerturbativeTrainer(
-            configuration: configuration { $0.method = .spsa; $0.spsa = SPSAGains(a: 0.5, c: 0.05, stability: 10) },
+            configuration: configuration {
+                $0.method = .spsa; $0.spsa = SPSAGains(a: 0.5, c: 0.05, stability: 10)
+            },
             parameters: [Double](repeating: 0, count: 20), totalSteps: 2000)
         let loss = bowl(noiseSeed: 2)
         var last = 0.0

@@ -1,0 +1,164 @@
+import Foundation
+import SeededRandom
+
+/// A classification dataset: row-major features and integer labels 0..<classCount.
+public struct Dataset: Sendable {
+    public var name: String
+    public var features: [Double]
+    public var labels: [Int]
+    public var featureCount: Int
+    public var classCount: Int
+    public var count: Int { labels.count }
+
+    /// Row `index` of the features.
+    public func row(_ index: Int) -> ArraySlice<Double> {
+        features[(index * featureCount)..<((index + 1) * featureCount)]
+    }
+}
+
+/// A CSV file that is not a dataset: the file, the line and column, and what was wrong.
+public struct DatasetError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: String?
+    public var problem: String
+
+    public var description: String {
+        var place = file
+        if let line { place += ":\(line)" }
+        if let column { place += " column \"\(column)\"" }
+        return "\(place): \(problem)"
+    }
+}
+
+public enum Datasets {
+    /// Reads a CSV of numeric features with a header line; the label is the column named
+    /// `label`, else the last one, and must hold non-negative integers.
+    public static func loadCSV(_ path: String, name: String? = nil) throws(DatasetError) -> Dataset {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw DatasetError(
+                file: path, line: nil, column: nil, problem: "cannot read: \(error.localizedDescription)")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        guard let headerLine = lines.first else {
+            throw DatasetError(file: path, line: 1, column: nil, problem: "the file is empty; expected a header line")
+        }
+        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard header.count >= 2 else {
+            throw DatasetError(
+                file: path, line: 1, column: nil, problem: "expected at least one feature column and a label column")
+        }
+        let labelColumn = header.firstIndex(of: "label") ?? header.count - 1
+        var features: [Double] = []
+        var labels: [Int] = []
+        for (offset, line) in lines.enumerated().dropFirst() {
+            let lineNumber = offset + 1
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard cells.count == header.count else {
+                throw DatasetError(
+                    file: path, line: lineNumber, column: nil,
+                    problem: "found \(cells.count) cells, expected \(header.count) as in the header")
+            }
+            for (index, cell) in cells.enumerated() {
+                let trimmed = cell.trimmingCharacters(in: .whitespaces)
+                if index == labelColumn {
+                    guard let label = Int(trimmed), label >= 0 else {
+                        throw DatasetError(
+                            file: path, line: lineNumber, column: header[index],
+                            problem: "found \"\(trimmed)\", expected a non-negative integer label")
+                    }
+                    labels.append(label)
+                } else {
+                    guard let value = Double(trimmed), value.isFinite else {
+                        throw DatasetError(
+                            file: path, line: lineNumber, column: header[index],
+                            problem: "found \"\(trimmed)\", expected a number")
+                    }
+                    features.append(value)
+                }
+            }
+        }
+        guard !labels.isEmpty else { throw DatasetError(file: path, line: 2, column: nil, problem: "no data rows") }
+        return Dataset(
+            name: name ?? (path as NSString).lastPathComponent, features: features, labels: labels,
+            featureCount: header.count - 1, classCount: (labels.max() ?? 0) + 1)
+    }
+
+    /// Two interleaving half circles with Gaussian noise 0.1 (scikit-learn's make_moons), n
+    /// samples, from `seed`.
+    public static func moons(count: Int = 1000, seed: UInt64) -> Dataset {
+        var noise = GaussianSource(seed: seed, stream: 700)
+        var random = Xoshiro256StarStar(seed: seed, stream: 701)
+        var features: [Double] = []
+        var labels: [Int] = []
+        for index in 0..<count {
+            let label = index % 2
+            let angle = Double.pi * random.nextUnitInterval()
+            let x = label == 0 ? cos(angle) : 1 - cos(angle)
+            let y = label == 0 ? sin(angle) : 0.5 - sin(angle)
+            features += [x + 0.1 * noise.next(), y + 0.1 * noise.next()]
+            labels.append(label)
+        }
+        return Dataset(name: "moons", features: features, labels: labels, featureCount: 2, classCount: 2)
+    }
+}
+
+/// A stratified train/test split with features standardized on the training part.
+public struct DatasetSplit: Sendable {
+    public var train: Dataset
+    public var test: Dataset
+
+    /// Splits each class `trainFraction` : rest after a seeded shuffle, then standardizes every
+    /// feature with the training split's mean and standard deviation (a constant feature keeps
+    /// scale 1).
+    public init(_ dataset: Dataset, trainFraction: Double = 0.7, seed: UInt64) {
+        var random = Xoshiro256StarStar(seed: seed, stream: 800)
+        var trainIndices: [Int] = []
+        var testIndices: [Int] = []
+        for label in 0..<dataset.classCount {
+            var members = dataset.labels.indices.filter { dataset.labels[$0] == label }
+            // Fisher–Yates from the seed.
+            for i in stride(from: members.count - 1, to: 0, by: -1) {
+                let j = Int(random.next() % UInt64(i + 1))
+                members.swapAt(i, j)
+            }
+            let cut = Int((Double(members.count) * trainFraction).rounded())
+            trainIndices += members[..<cut]
+            testIndices += members[cut...]
+        }
+        trainIndices.sort()
+        testIndices.sort()
+        let width = dataset.featureCount
+        var mean = [Double](repeating: 0, count: width)
+        var deviation = [Double](repeating: 0, count: width)
+        for index in trainIndices { for (j, value) in dataset.row(index).enumerated() { mean[j] += value } }
+        for j in 0..<width { mean[j] /= Double(trainIndices.count) }
+        for index in trainIndices {
+            for (j, value) in dataset.row(index).enumerated() { deviation[j] += (value - mean[j]) * (value - mean[j]) }
+        }
+        for j in 0..<width {
+            let standard = (deviation[j] / Double(trainIndices.count)).squareRoot()
+            deviation[j] = standard > 1e-12 ? standard : 1
+        }
+        func subset(_ indices: [Int], _ suffix: String) -> Dataset {
+            var features: [Double] = []
+            features.reserveCapacity(indices.count * width)
+            for index in indices {
+                for (j, value) in dataset.row(index).enumerated() { features.append((value - mean[j]) / deviation[j]) }
+            }
+            return Dataset(
+                name: "\(dataset.name) (\(suffix))", features: features, labels: indices.map { dataset.labels[$0] },
+                featureCount: width, classCount: dataset.classCount)
+        }
+        train = subset(trainIndices, "train")
+        test = subset(testIndices, "test")
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import ReservoirFiles
+
+/// A training run's folder: configuration, per-step JSON lines, evaluations, an atomic
+/// checkpoint, the summary and SVG plots.
+public struct RunDirectory: Sendable {
+    public let path: String
+
+    /// Uses (creating if needed) the folder at `path`.
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    var stepsPath: String { "\(path)/steps.jsonl" }
+    var evaluationsPath: String { "\(path)/evaluations.jsonl" }
+    var checkpointPath: String { "\(path)/checkpoint.json" }
+    var configurationPath: String { "\(path)/config.json" }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    /// Writes the configuration (atomically).
+    public func saveConfiguration(_ settings: TrainingSettings) throws {
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try DataFile.writeAtomically(
+            String(decoding: try pretty.encode(settings), as: UTF8.self) + "\n", to: configurationPath)
+    }
+
+    /// The configuration saved in the folder.
+    public func loadConfiguration() throws -> TrainingSettings {
+        try JSONDecoder().decode(TrainingSettings.self, from: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+    }
+
+    func append(_ lines: [String], to file: String) throws {
+        guard !lines.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: file) { FileManager.default.createFile(atPath: file, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    func appendSteps(_ lines: [String]) throws { try append(lines, to: stepsPath) }
+
+    func appendEvaluation(_ evaluation: Evaluation) throws {
+        try append([String(decoding: try Self.encoder.encode(evaluation), as: UTF8.self)], to: evaluationsPath)
+    }
+
+    func loadEvaluations() throws -> [Evaluation] {
+        guard let text = try? String(contentsOfFile: evaluationsPath, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Evaluation.self, from: Data($0.utf8)) }
+    }
+
+    func saveCheckpoint(_ checkpoint: TrainingCheckpoint) throws {
+        try DataFile.writeAtomically(
+            String(decoding: try Self.encoder.encode(checkpoint), as: UTF8.self), to: checkpointPath)
+    }
+
+    func loadCheckpoint() throws -> TrainingCheckpoint {
+        do {
+            return try JSONDecoder().decode(
+                TrainingCheckpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
+        } catch {
+            throw RunDirectoryError(description: "\(checkpointPath): cannot resume: \(error.localizedDescription)")
+        }
+    }
+
+    /// Drops log lines written after the checkpoint (a crash may have left some).
+    func truncateLogs(toStep step: Int, forwardPasses: Int) throws {
+        if let text = try? String(contentsOfFile: stepsPath, encoding: .utf8) {
+            let kept = text.split(separator: "\n").filter { line in
+                guard let data = line.data(using: .utf8),
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let lineStep = object["step"] as? Int
+                else { return false }
+                return lineStep <= step
+            }
+            try DataFile.writeAtomically(kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n"), to: stepsPath)
+        }
+        let evaluations = try loadEvaluations().filter { $0.forwardPasses <= forwardPasses }
+        let lines = try evaluations.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
+        try DataFile.writeAtomically(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: evaluationsPath)
+    }
+
+    /// Writes summary.json and the plots.
+    func finish(summary: TrainingSummary, evaluations: [Evaluation]) throws {
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try DataFile.writeAtomically(
+            String(decoding: try pretty.encode(summary), as: UTF8.self) + "\n", to: "\(path)/summary.json")
+        let passes = evaluations.map { Double($0.forwardPasses) }
+        try DataFile.writeAtomically(
+            SVGPlot.lines(
+                title: "loss against forward passes", x: passes,
+                series: [("train", evaluations.map(\.trainLoss)), ("test", evaluations.map(\.testLoss))]),
+            to: "\(path)/loss.svg")
+        try DataFile.writeAtomically(
+            SVGPlot.lines(
+                title: "accuracy against forward passes", x: passes,
+                series: [("train", evaluations.map(\.trainAccuracy)), ("test", evaluations.map(\.testAccuracy))]),
+            to: "\(path)/accuracy.svg")
+    }
+}
+
+public struct RunDirectoryError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// A minimal line plot as SVG text.
+enum SVGPlot {
+    static func lines(title: String, x: [Double], series: [(String, [Double])]) -> String {
+        let width = 640.0
+        let height = 400.0
+        let margin = 50.0
+        let values = series.flatMap(\.1).filter(\.isFinite)
+        let minX = x.min() ?? 0
+        let maxX = max(x.max() ?? 1, minX + 1)
+        let minY = values.min() ?? 0
+        let maxY = max(values.max() ?? 1, minY + 1e-9)
+        func point(_ px: Double, _ py: Double) -> String {
+            let sx = margin + (px - minX) / (maxX - minX) * (width - 2 * margin)
+            let sy = height - margin - (py - minY) / (maxY - minY) * (height - 2 * margin)
+            return String(format: "%.1f,%.1f", sx, sy)
+        }
+        let colours = ["#1f77b4", "#d62728", "#2ca02c"]
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\">\n"
+        svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        svg += "<text x=\"\(Int(margin))\" y=\"25\" font-family=\"sans-serif\" font-size=\"16\">\(title)</text>\n"
+        svg +=
+            "<line x1=\"\(margin)\" y1=\"\(height - margin)\" x2=\"\(width - margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
+        svg += "<line x1=\"\(margin)\" y1=\"\(margin)\" x2=\"\(margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
+        svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.3g</text>\n", 5.0, height - margin, minY)
+        svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.3g</text>\n", 5.0, margin, maxY)
+        svg += String(
+            format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.0f forward passes</text>\n", width - 200,
+            height - 15, maxX)
+        for (index, (name, ys)) in series.enumerated() {
+            let points = zip(x, ys).filter { $0.1.isFinite }.map { point($0.0, $0.1) }.joined(separator: " ")
+            let colour = colours[index % colours.count]
+            svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
+            svg +=
+                "<text x=\"\(Int(width - 120))\" y=\"\(40 + 16 * index)\" fill=\"\(colour)\" font-size=\"13\">\(name)</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import PerturbativeTraining
+import ReservoirTraining
+
+/// `ringlab train`: trains a digital network by PGT, backprop or SPSA on a forward-pass budget.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train a network by PGT, backprop or SPSA within a forward-pass budget.")
+
+    @Option(name: .long, help: "digits, moons or csv:PATH.")
+    var task: String = "digits"
+
+    @Option(name: .long, help: "mlp (a digital network; the ring model comes later).")
+    var model: String = "mlp"
+
+    @Option(name: .long, help: "pgt, backprop or spsa.")
+    var mode: String = "pgt"
+
+    @Option(name: .long, help: "Forward passes to spend (backprop counts 2 per step).")
+    var budget: Int = 10_000
+
+    @Option(name: .long, help: "Hidden units.")
+    var hidden: Int = 40
+
+    @Option(name: .long, help: "Mini-batch size.")
+    var batch: Int = TrainingDefaults.batch
+
+    @Option(name: .long, help: "Directions K per PGT step.")
+    var directions: Int = TrainingDefaults.directions
+
+    @Option(name: .long, help: "Perturbation scale σ.")
+    var sigma: Double = TrainingDefaults.sigma
+
+    @Option(name: .long, help: "Learning rate (PGT's optimizer, or backprop's Adam).")
+    var lr: Double?
+
+    @Option(name: .long, help: "adam, sgd or momentum (PGT).")
+    var optimizer: String = TrainingDefaults.optimizer.rawValue
+
+    @Option(name: .customLong("direction-kind"), help: "gaussian, rademacher, orthogonal or sparse:FRACTION.")
+    var directionKind: String = TrainingDefaults.directionKind
+
+    @Flag(name: .customLong("layer-blocks"), help: "Perturb one layer per step, in turn (block mode).")
+    var layerBlocks = false
+
+    @Option(name: .long, help: "two or one (sided differences).")
+    var sides: String = "two"
+
+    @Option(name: .long, help: "constant or cosine learning-rate schedule.")
+    var schedule: String = TrainingDefaults.schedule
+
+    @Option(name: .customLong("clip-norm"), help: "Clip ĝ to this norm.")
+    var clipNorm: Double?
+
+    @Option(name: .long, help: "Seed of the split, the initialization, the batches and the directions.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("run-dir"), help: "Folder for the run's logs, checkpoints, summary and plots.")
+    var runDirectory: String?
+
+    @Option(name: .long, help: "Continue the run in this folder from its last checkpoint.")
+    var resume: String?
+
+    @Flag(name: .long, help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard model == "mlp" else {
+            throw ValidationError("--model must be mlp (the ring model is not built yet); found \(model)")
+        }
+        guard TrainingSettings.Mode(rawValue: mode) != nil else {
+            throw ValidationError("--mode must be pgt, backprop or spsa; found \(mode)")
+        }
+        guard OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer must be adam, sgd or momentum; found \(optimizer)")
+        }
+        guard budget >= 2, hidden >= 1, batch >= 1, directions >= 1, sigma > 0 else {
+            throw ValidationError(
+                "--budget ≥ 2, --hidden ≥ 1, --batch ≥ 1, --directions ≥ 1 and --sigma > 0 are required")
+        }
+        _ = try Self.directionKind(directionKind)
+        guard ["two", "one"].contains(sides) else {
+            throw ValidationError("--sides must be two or one; found \(sides)")
+        }
+        guard ["constant", "cosine"].contains(schedule) else {
+            throw ValidationError("--schedule must be constant or cosine; found \(schedule)")
+        }
+        guard task == "digits" || task == "moons" || task.hasPrefix("csv:") else {
+            throw ValidationError("--task must be digits, moons or csv:PATH; found \(task)")
+        }
+    }
+
+    func run() throws {
+        let summary = try reportingErrors { () throws -> TrainingSummary in
+            var settings: TrainingSettings
+            let directory: RunDirectory?
+            if let resume {
+                directory = try RunDirectory(path: resume)
+                settings = try directory!.loadConfiguration()
+            } else {
+                settings = TrainingSettings()
+                settings.task = task
+                settings.mode = TrainingSettings.Mode(rawValue: mode)!
+                settings.budget = budget
+                settings.hidden = hidden
+                settings.batch = batch
+                settings.seed = seed
+                settings.perturbative = TrainingDefaults.perturbative(
+                    directions: directions, sigma: sigma, optimizer: OptimizerKind(rawValue: optimizer)!,
+                    learningRate: lr)
+                settings.perturbative.directionKind = try Self.directionKind(directionKind)
+                settings.perturbative.sides = sides == "one" ? .one : .two
+                settings.perturbative.schedule = schedule == "cosine" ? .cosine : .constant
+                settings.perturbative.clipNorm = clipNorm
+                settings.layerBlocks = layerBlocks
+                if let lr, settings.mode == .backprop { settings.backpropLearningRate = lr }
+                if settings.mode == .spsa, let lr { settings.perturbative.spsa.a = lr }
+                directory = try runDirectory.map { try RunDirectory(path: $0) }
+                try directory?.saveConfiguration(settings)
+            }
+            let dataset = try Self.dataset(settings.task, seed: settings.seed)
+            let training = DigitalTraining(
+                settings: settings, split: DatasetSplit(dataset, seed: settings.seed), runDirectory: directory)
+            if resume != nil { try training.resume() }
+            let report = trainingProgress(budget: settings.budget)
+            return try training.run(progress: report)
+        }
+        if json {
+            try printJSON(summary)
+        } else {
+            print(
+                String(
+                    format: "%@ on %@: test accuracy %.4f after %d forward passes (%.1f s, seed %llu)", summary.mode,
+                    summary.task,
+                    summary.test_accuracy, summary.forward_passes, summary.seconds, summary.seed))
+        }
+    }
+
+    static func directionKind(_ text: String) throws -> DirectionKind {
+        switch text {
+        case "gaussian": return .gaussian
+        case "rademacher": return .rademacher
+        case "orthogonal": return .orthogonal
+        default:
+            if text.hasPrefix("sparse:"), let fraction = Double(text.dropFirst(7)), fraction > 0, fraction <= 1 {
+                return .sparse(fraction: fraction)
+            }
+            throw ValidationError(
+                "--direction-kind must be gaussian, rademacher, orthogonal or sparse:FRACTION; found \(text)")
+        }
+    }
+
+    static func dataset(_ task: String, seed: UInt64) throws -> Dataset {
+        switch task {
+        case "digits": return try Datasets.loadCSV(Composition.locateDefault("data/digits.csv"), name: "digits")
+        case "moons": return Datasets.moons(seed: seed)
+        default: return try Datasets.loadCSV(String(task.dropFirst(4)))
+        }
+    }
+}
+
+/// Progress on stderr: a bar on a terminal, plain lines otherwise.
+func trainingProgress(budget: Int) -> (Evaluation) -> Void {
+    let terminal = isatty(STDERR_FILENO) != 0
+    let started = Date()
+    return { evaluation in
+        let fraction = Double(evaluation.forwardPasses) / Double(budget)
+        let elapsed = Date().timeIntervalSince(started)
+        let remaining = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+        let text = String(
+            format: "%6.1f%%  passes %d  loss %.4f  train %.4f  test %.4f  ETA %.0f s", 100 * fraction,
+            evaluation.forwardPasses,
+            evaluation.trainLoss, evaluation.trainAccuracy, evaluation.testAccuracy, remaining)
+        if terminal {
+            let filled = Int(fraction * 30)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+            FileHandle.standardError.write(Data("\r\(bar) \(text)\(fraction >= 1 ? "\n" : "")".utf8))
+        } else {
+            FileHandle.standardError.write(Data("train: \(text)\n".utf8))
+        }
+    }
+}
+
+/// The defaults of `ringlab train`, chosen by the experiment recorded in docs/pgt.md.
+enum TrainingDefaults {
+    static let batch = 64
+    static let directions = 1
+    static let sigma = 1e-3
+    static let optimizer = OptimizerKind.adam
+    static let learningRate = 3e-3
+    static let directionKind = "rademacher"
+    static let schedule = "constant"
+
+    static func perturbative(directions: Int, sigma: Double, optimizer: OptimizerKind, learningRate: Double?)
+        -> PerturbativeConfiguration
+    {
+        var configuration = PerturbativeConfiguration()
+        configuration.directionCount = directions
+        configuration.sigma = sigma
+        configuration.optimizer = optimizer
+        configuration.learningRate = learningRate ?? Self.learningRate
+        return configuration
+    }
+}

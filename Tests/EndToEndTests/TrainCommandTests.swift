@@ -1,0 +1,56 @@
+import Foundation
+import ReservoirTesting
+import Testing
+
+@Suite struct TrainCommandTests {
+    func temporaryFolder() -> String { NSTemporaryDirectory() + "ringlab-run-\(UUID().uuidString)" }
+
+    @Test func aRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne() throws {
+        let arguments = ["train", "--task", "digits", "--mode", "pgt", "--budget", "30000", "--seed", "5", "--json"]
+        let whole = temporaryFolder()
+        let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
+
+        // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
+        let broken = temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
+        process.arguments = arguments + ["--run-dir", broken]
+        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        Thread.sleep(forTimeInterval: 2.0)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let resumed = try CommandRunner.ringlabJSON(["train", "--resume", broken, "--json"])
+
+        #expect(resumed["test_accuracy"] as? Double == uninterrupted["test_accuracy"] as? Double)
+        #expect(resumed["forward_passes"] as? Int == uninterrupted["forward_passes"] as? Int)
+        let parameters = { (folder: String) throws -> [Double] in
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint.json"))
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            return object?["parameters"] as? [Double] ?? []
+        }
+        #expect(try parameters(broken) == (try parameters(whole)))
+        for file in ["config.json", "steps.jsonl", "evaluations.jsonl", "summary.json", "loss.svg", "accuracy.svg"] {
+            #expect(FileManager.default.fileExists(atPath: "\(broken)/\(file)"), "\(file) is missing")
+        }
+    }
+
+    @Test func theSummaryHasTheDocumentedKeys() throws {
+        let summary = try CommandRunner.ringlabJSON([
+            "train", "--task", "moons", "--mode", "backprop", "--budget", "4000", "--json",
+        ])
+        for key in ["test_accuracy", "forward_passes", "seconds", "mode", "seed"] {
+            #expect(summary[key] != nil, "\(key) is missing")
+        }
+    }
+
+    @Test func aBadCSVIsOneLineNamingFileLineAndColumn() throws {
+        let path = NSTemporaryDirectory() + "ringlab-bad-\(UUID().uuidString).csv"
+        try "a,b,label\n1,2,0\n3,oops,1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let outcome = try CommandRunner.ringlab(["train", "--task", "csv:\(path)", "--budget", "100"])
+        #expect(outcome.status != 0)
+        #expect(outcome.standardError == "ringlab: \(path):3 column \"b\": found \"oops\", expected a number\n")
+    }
+}

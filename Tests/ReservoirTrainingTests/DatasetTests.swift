@@ -1,0 +1,94 @@
+import Foundation
+import ReservoirTesting
+import ReservoirTraining
+import Testing
+
+@Suite struct DatasetTests {
+    func write(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "ringlab-\(UUID().uuidString).csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func digitsLoadAsShipped() throws {
+        let digits = try Datasets.loadCSV(TwinFixtures.packageRoot + "/data/digits.csv")
+        #expect(digits.count == 1797)
+        #expect(digits.featureCount == 64)
+        #expect(digits.classCount == 10)
+        #expect(digits.features.allSatisfy { (0...16).contains($0) })
+    }
+
+    @Test func aRaggedRowNamesItsLine() throws {
+        let path = try write("a,b,label\n1,2,0\n1,2\n")
+        #expect { try Datasets.loadCSV(path) } throws: {
+            "\($0)" == "\(path):3: found 2 cells, expected 3 as in the header"
+        }
+    }
+
+    @Test func aNonNumericCellNamesLineAndColumn() throws {
+        let path = try write("a,b,label\n1,2,0\n1,x,1\n")
+        #expect { try Datasets.loadCSV(path) } throws: {
+            "\($0)" == "\(path):3 column \"b\": found \"x\", expected a number"
+        }
+    }
+
+    @Test func aBadLabelNamesTheLabelColumn() throws {
+        let path = try write("label,a,b\n0,1,2\n1.5,1,2\n")
+        #expect { try Datasets.loadCSV(path) } throws: {
+            "\($0)" == "\(path):3 column \"label\": found \"1.5\", expected a non-negative integer label"
+        }
+    }
+
+    @Test func aMissingFileIsNamed() {
+        #expect { try Datasets.loadCSV("/no/such.csv") } throws: { "\($0)".hasPrefix("/no/such.csv: cannot read") }
+    }
+
+    @Test func theSplitIsStratifiedAndStandardizedOnTraining() throws {
+        let digits = try Datasets.loadCSV(TwinFixtures.packageRoot + "/data/digits.csv")
+        let split = DatasetSplit(digits, seed: 4)
+        #expect(split.train.count + split.test.count == 1797)
+        for label in 0..<10 {
+            let total = digits.labels.filter { $0 == label }.count
+            let train = split.train.labels.filter { $0 == label }.count
+            #expect(abs(Double(train) - 0.7 * Double(total)) <= 0.5)
+        }
+        // Every non-constant feature has mean 0 and standard deviation 1 on the training split.
+        for j in 0..<64 {
+            let column = (0..<split.train.count).map { split.train.features[$0 * 64 + j] }
+            let mean = column.reduce(0, +) / Double(column.count)
+            let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
+            #expect(abs(mean) < 1e-9)
+            #expect(abs(variance - 1) < 1e-9 || variance == 0)
+        }
+        #expect(DatasetSplit(digits, seed: 4).test.labels == split.test.labels)
+    }
+}
+
+@Suite struct DigitalTrainingTests {
+    @Test func backpropLearnsTwoMoons() throws {
+        var settings = TrainingSettings()
+        settings.task = "moons"
+        settings.mode = .backprop
+        settings.budget = 20_000
+        settings.hidden = 16
+        let summary = try DigitalTraining(settings: settings, split: DatasetSplit(Datasets.moons(seed: 1), seed: 1))
+            .run()
+        #expect(summary.test_accuracy > 0.95)
+    }
+
+    @Test(arguments: [TrainingSettings.Mode.pgt, .spsa, .backprop])
+    func theSameSeedGivesTheSameResult(mode: TrainingSettings.Mode) throws {
+        var settings = TrainingSettings()
+        settings.mode = mode
+        settings.budget = 2000
+        settings.task = "moons"
+        let split = DatasetSplit(Datasets.moons(seed: 2), seed: 2)
+        let first = DigitalTraining(settings: settings, split: split)
+        let second = DigitalTraining(settings: settings, split: split)
+        let a = try first.run()
+        let b = try second.run()
+        #expect(a.test_accuracy == b.test_accuracy && a.test_loss == b.test_loss)
+        #expect(first.parameters == second.parameters)
+        #expect(a.forward_passes <= 2000 && a.forward_passes > 1900)
+    }
+}
