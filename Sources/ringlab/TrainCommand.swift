@@ -190,7 +190,7 @@ enum TrainingDefaults {
     static let optimizer = OptimizerKind.adam
     static let learningRate = 3e-3
     static let directionKind = "rademacher"
-    static let schedule = "constant"
+    static let schedule = "cosine"
 
     static func perturbative(directions: Int, sigma: Double, optimizer: OptimizerKind, learningRate: Double?)
         -> PerturbativeConfiguration
