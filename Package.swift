@@ -24,9 +24,13 @@ let package = Package(
         .systemLibrary(
             name: "CGPIOD", pkgConfig: "libgpiod",
             providers: [.apt(["libgpiod-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CRealtime"),
         // L0: seeded randomness shared by the twin and, later, training.
         .target(name: "SeededRandom", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "FastMath", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
 
         // L1: vocabulary, and the data files that describe boards and twins.
         .target(name: "ReservoirHAL"),
@@ -38,7 +42,9 @@ let package = Package(
         .target(name: "ReservoirHardware", dependencies: ["ReservoirHAL", "CIIO", "CGPIOD", "CRealtime"]),
         .target(
             name: "ReservoirTwin",
-            dependencies: ["ReservoirHAL", "SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: [
+                "ReservoirHAL", "SeededRandom", "FastMath", .product(name: "RealModule", package: "swift-numerics"),
+            ]),
 
         // L2: the drive loop, and routines that drive any Board.
         .target(
@@ -53,7 +59,7 @@ let package = Package(
 
         .target(
             name: "NeuralNet",
-            dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["SeededRandom", "CBLAS", "FastMath", .product(name: "RealModule", package: "swift-numerics")]),
         .target(
             name: "PerturbativeTraining",
             dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
@@ -93,6 +99,7 @@ let package = Package(
             name: "ReservoirControlTests",
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
+        .testTarget(name: "FastMathTests", dependencies: ["FastMath"]),
         .testTarget(
             name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
         .testTarget(

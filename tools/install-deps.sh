@@ -3,7 +3,7 @@
 # Idempotent: a machine that has them all is left untouched and nothing is downloaded.
 set -euo pipefail
 
-packages=(pkg-config libiio-dev libiio-utils libgpiod-dev rt-tests)
+packages=(pkg-config libiio-dev libiio-utils libgpiod-dev libopenblas-dev rt-tests)
 
 missing=()
 for package in "${packages[@]}"; do

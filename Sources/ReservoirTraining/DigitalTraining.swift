@@ -126,16 +126,21 @@ public final class DigitalTraining {
     private func fillBatch() {
         let train = split.train
         let width = train.featureCount
-        for slot in 0..<settings.batch {
-            let epoch = samplesDrawn / train.count
-            let position = samplesDrawn % train.count
-            if position == 0 || permutationEpoch != epoch {
-                permutation = Self.permutation(train.count, seed: settings.seed, epoch: epoch); permutationEpoch = epoch
+        train.features.withUnsafeBufferPointer { features in
+            batchInputs.withUnsafeMutableBufferPointer { inputs in
+                for slot in 0..<settings.batch {
+                    let epoch = samplesDrawn / train.count
+                    let position = samplesDrawn % train.count
+                    if permutationEpoch != epoch {
+                        permutation = Self.permutation(train.count, seed: settings.seed, epoch: epoch)
+                        permutationEpoch = epoch
+                    }
+                    let index = permutation[position]
+                    (inputs.baseAddress! + slot * width).update(from: features.baseAddress! + index * width, count: width)
+                    batchLabels[slot] = train.labels[index]
+                    samplesDrawn += 1
+                }
             }
-            let index = permutation[position]
-            for j in 0..<width { batchInputs[slot * width + j] = train.features[index * width + j] }
-            batchLabels[slot] = train.labels[index]
-            samplesDrawn += 1
         }
     }
     private var permutation: [Int] = []

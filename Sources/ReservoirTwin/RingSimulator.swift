@@ -1,3 +1,4 @@
+import FastMath
 import RealModule
 import ReservoirHAL
 import SeededRandom

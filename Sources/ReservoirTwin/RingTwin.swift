@@ -1,3 +1,4 @@
+import FastMath
 import ReservoirHAL
 
 /// The simulated ring as a board backend: a `RingSimulator` behind a DAC, an ADC, the GPIO

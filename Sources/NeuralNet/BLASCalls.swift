@@ -1,0 +1,20 @@
+import CBLAS
+
+/// Every call into OpenBLAS goes through this file (docs/architecture.md, convention 1).
+enum BLASCalls {
+    /// One thread: the matrices are small, and a fixed summation order keeps runs bit-exact.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// C (m×n) = alpha·op(A)·op(B) + beta·C, row-major (`cblas_dgemm`).
+    @inline(__always)
+    static func multiply(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        _ = singleThreaded
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
