@@ -59,7 +59,9 @@ let package = Package(
 
         .target(
             name: "NeuralNet",
-            dependencies: ["SeededRandom", "CBLAS", "FastMath", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: [
+                "SeededRandom", "CBLAS", "FastMath", .product(name: "RealModule", package: "swift-numerics"),
+            ]),
         .target(
             name: "PerturbativeTraining",
             dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),

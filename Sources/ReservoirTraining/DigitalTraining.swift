@@ -136,7 +136,8 @@ public final class DigitalTraining {
                         permutationEpoch = epoch
                     }
                     let index = permutation[position]
-                    (inputs.baseAddress! + slot * width).update(from: features.baseAddress! + index * width, count: width)
+                    (inputs.baseAddress! + slot * width).update(
+                        from: features.baseAddress! + index * width, count: width)
                     batchLabels[slot] = train.labels[index]
                     samplesDrawn += 1
                 }

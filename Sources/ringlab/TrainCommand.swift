@@ -184,7 +184,7 @@ func trainingProgress(budget: Int) -> (Evaluation) -> Void {
 
 /// The defaults of `ringlab train`, chosen by the experiment recorded in docs/pgt.md.
 enum TrainingDefaults {
-    static let batch = 64
+    static let batch = 256
     static let directions = 1
     static let sigma = 1e-3
     static let optimizer = OptimizerKind.adam

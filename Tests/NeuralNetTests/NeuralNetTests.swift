@@ -18,12 +18,15 @@ import Testing
         return (inputs, labels, targets)
     }
 
-    @Test(arguments: [
-        (Activation.tanh, Loss.softmaxCrossEntropy), (.relu, .softmaxCrossEntropy), (.tanh, .squaredError),
-        (.identity, .squaredError),
-    ])
-    func backpropMatchesCentralFiniteDifferences(activation: Activation, loss: Loss) {
-        let network = DenseNetwork(widths: [6, 5, 4, 3], activations: [activation, activation, .identity], loss: loss)
+    @Test(
+        arguments: [
+            (Activation.tanh, Loss.softmaxCrossEntropy), (.relu, .softmaxCrossEntropy), (.tanh, .squaredError),
+            (.identity, .squaredError),
+        ], MatrixKernels.allCases)
+    func backpropMatchesCentralFiniteDifferences(pair: (Activation, Loss), kernels: MatrixKernels) {
+        let (activation, loss) = pair
+        var network = DenseNetwork(widths: [6, 5, 4, 3], activations: [activation, activation, .identity], loss: loss)
+        network.kernels = kernels
         let parameters = network.initialParameters(seed: 3).map { $0 + 0.01 }  // no relu exactly at 0
         let data = batchData(count: 7, width: 6, outputs: 3, seed: 11)
         let workspace = NetworkWorkspace(network: network, capacity: 7)
@@ -59,6 +62,25 @@ import Testing
                 }
             }
         }
+    }
+
+    @Test func bothKernelsComputeTheSameOutputs() {
+        var network = DenseNetwork(widths: [64, 40, 10], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+        let parameters = network.initialParameters(seed: 5)
+        let data = batchData(count: 33, width: 64, outputs: 10, seed: 2)
+        var outputs: [[Double]] = []
+        for kernels in MatrixKernels.allCases {
+            network.kernels = kernels
+            let workspace = NetworkWorkspace(network: network, capacity: 33)
+            data.inputs.withUnsafeBufferPointer { x in
+                parameters.withUnsafeBufferPointer { p in
+                    network.forward(parameters: p, inputs: x, count: 33, workspace: workspace)
+                }
+            }
+            outputs.append(Array(workspace.outputs(count: 33)))
+        }
+        // Different summation orders: agreement to rounding (sums of 64 terms of size ~1).
+        #expect(zip(outputs[0], outputs[1]).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 
     @Test func crossEntropyOfUniformOutputsIsLogOfTheClassCount() {
