@@ -17,7 +17,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     /// Everything perturbative: K, σ, directions, optimizer, learning rate, schedule…
     public var perturbative = PerturbativeConfiguration()
     /// Learning rate of backprop's Adam.
-    public var backpropLearningRate = 0.003
+    public var backpropLearningRate = 0.002
     /// Perturb one layer per step, in turn (PGT's block mode).
     public var layerBlocks = false
     public var seed: UInt64 = 1
