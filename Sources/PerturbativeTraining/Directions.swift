@@ -24,22 +24,33 @@ public struct DirectionGenerator: Sendable {
         self.seed = seed
     }
 
-    /// Fills `directions` (K rows of d) with the K directions of `step`.
-    public func fill(step: Int, count k: Int, dimension d: Int, into directions: UnsafeMutableBufferPointer<Double>) {
+    /// Fills `directions` (k rows of d) with directions `firstRow ..< firstRow + k` of `step`.
+    public func fill(
+        step: Int, firstRow: Int = 0, count k: Int, dimension d: Int,
+        into directions: UnsafeMutableBufferPointer<Double>
+    ) {
         precondition(directions.count >= k * d)
+        if case .orthogonal = kind { precondition(firstRow == 0, "orthogonal directions come as a whole step") }
         for row in 0..<k {
-            let stream = UInt64(step) &* 1_000_003 &+ UInt64(row)
+            let stream = UInt64(step) &* 1_000_003 &+ UInt64(firstRow + row)
             let z = UnsafeMutableBufferPointer(rebasing: directions[(row * d)..<((row + 1) * d)])
             switch kind {
             case .gaussian, .orthogonal:
                 var source = GaussianSource(seed: seed, stream: stream)
                 for i in 0..<d { z[i] = source.next() }
             case .rademacher:
+                // 64 signs per draw: bit b of the word gives z = 2b − 1.
                 var random = Xoshiro256StarStar(seed: seed, stream: stream)
-                var bits: UInt64 = 0
-                for i in 0..<d {
-                    if i % 64 == 0 { bits = random.next() }
-                    z[i] = (bits >> UInt64(i % 64)) & 1 == 1 ? 1 : -1
+                let base = z.baseAddress!
+                var i = 0
+                while i < d {
+                    var bits = random.next()
+                    let end = min(i + 64, d)
+                    while i < end {
+                        base[i] = Double(Int(bits & 1) &* 2 &- 1)
+                        bits >>= 1
+                        i += 1
+                    }
                 }
             case .sparse(let fraction):
                 var random = Xoshiro256StarStar(seed: seed, stream: stream)

@@ -14,6 +14,13 @@ public struct PerturbativeConfiguration: Sendable, Codable, Equatable {
     public var clipNorm: Double?
     /// Perturb one block (layer) per step, in turn.
     public var blocks: [Range<Int>]?
+    /// Give every sample of the batch its own direction (two-sided): one pair of forward passes
+    /// over a batch of B then yields B directional derivatives instead of one, and
+    /// ĝ = (1/B)·Σ_s c_s z_s with c_s = [ℓ_s(θ + σz_s) − ℓ_s(θ − σz_s)]/(2σ) is unbiased for the
+    /// batch gradient with about B times less variance. The objective must evaluate each
+    /// sample's loss at its own parameters (a digital pre-layer can; a shared physical layer
+    /// sees the perturbed drives as usual).
+    public var perSampleDirections = false
     /// Undo a step whose re-evaluated loss rose by more than this over the step's loss.
     public var rejectionTolerance: Double?
     public var spsa = SPSAGains(a: 0.05, c: 0.01, stability: 100)
@@ -26,6 +33,7 @@ public struct PerturbativeConfiguration: Sendable, Codable, Equatable {
     public var forwardPassesPerStep: Int {
         let estimate: Int
         switch method {
+        case .pgt where perSampleDirections: estimate = 2
         case .pgt: estimate = sides == .two ? 2 * directionCount : directionCount + 1
         case .spsa: estimate = 2
         }
@@ -145,6 +153,59 @@ public final class PerturbativeTrainer {
         step += 1
         return record
     }
+
+    /// One step in per-sample mode: `sampleLoss(θ', s)` is sample s's loss at θ'. The B
+    /// differences c_s are logged like K directions (replay regenerates rows 0..<B).
+    public func step(sampleCount: Int, sampleLoss: (UnsafeBufferPointer<Double>, Int) -> Double) -> StepRecord {
+        precondition(configuration.perSampleDirections && configuration.method == .pgt)
+        let d = parameters.count
+        let range = block ?? 0..<d
+        let width = range.count
+        let sigma = configuration.sigma
+        let generator = DirectionGenerator(kind: configuration.directionKind, seed: configuration.seed)
+        if perSampleScratch == nil || perSampleScratch!.directions.count < width {
+            perSampleScratch = EstimatorScratch(directionCount: 1, dimension: d)
+        }
+        let scratch = perSampleScratch!
+        differences.removeAll(keepingCapacity: true)
+        for index in gradient.indices { gradient[index] = 0 }
+        var total = 0.0
+        let lower = range.lowerBound
+        // Raw pointers in the loops below: they run d operations per sample, B times a step.
+        let perturbed = scratch.perturbed.baseAddress!
+        let z = scratch.directions.baseAddress!
+        parameters.withUnsafeBufferPointer { theta in
+            gradient.withUnsafeMutableBufferPointer { g in
+                let base = theta.baseAddress!
+                perturbed.update(from: base, count: d)
+                for sample in 0..<sampleCount {
+                    generator.fill(step: step, firstRow: sample, count: 1, dimension: width, into: scratch.directions)
+                    for offset in 0..<width { perturbed[lower + offset] = base[lower + offset] + sigma * z[offset] }
+                    let plus = sampleLoss(UnsafeBufferPointer(start: perturbed, count: d), sample)
+                    for offset in 0..<width { perturbed[lower + offset] = base[lower + offset] - sigma * z[offset] }
+                    let minus = sampleLoss(UnsafeBufferPointer(start: perturbed, count: d), sample)
+                    let c = (plus - minus) / (2 * sigma)
+                    differences.append(c)
+                    total += plus + minus
+                    // (1/B)·c, associated as in `PerturbativeEstimator.combine`, so replay is bit-exact.
+                    let scale = (1 / Double(sampleCount)) * c
+                    let gradientBase = g.baseAddress! + lower
+                    for offset in 0..<width { gradientBase[offset] += scale * z[offset] }
+                }
+            }
+        }
+        let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: configuration.clipNorm) }
+        let rate = learningRate
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in optimizer.apply(gradient: g, learningRate: rate, to: p) }
+        }
+        let record = StepRecord(
+            step: step, differences: differences, loss: total / Double(2 * sampleCount), gradientNorm: norm,
+            learningRate: rate, accepted: true)
+        step += 1
+        return record
+    }
+    private var perSampleScratch: EstimatorScratch?
 
     /// Re-applies logged steps from `parameters` (which must be the state before the first
     /// record): the directions come back from the seed, the differences from the log, so the

@@ -232,6 +232,20 @@ public final class DigitalTraining {
         batchInputs.withUnsafeBufferPointer { x in
             batchLabels.withUnsafeBufferPointer { y in
                 let batch = Batch(inputs: x, labels: y, targets: nil, count: settings.batch)
+                if let perturbative, perturbative.configuration.perSampleDirections {
+                    let width = split.train.featureCount
+                    // One sample at a time: plain loops beat a BLAS call's overhead here.
+                    var network = network
+                    network.kernels = .handWritten
+                    let record = perturbative.step(sampleCount: settings.batch) { p, sample in
+                        let one = Batch(
+                            inputs: UnsafeBufferPointer(rebasing: x[(sample * width)..<((sample + 1) * width)]),
+                            labels: UnsafeBufferPointer(rebasing: y[sample..<(sample + 1)]), targets: nil, count: 1)
+                        return network.loss(parameters: p, batch: one, workspace: workspace)
+                    }
+                    parameters = perturbative.parameters
+                    return (record.loss, record.gradientNorm)
+                }
                 if let perturbative {
                     let record = perturbative.step { p in
                         network.loss(parameters: p, batch: batch, workspace: workspace)

@@ -41,6 +41,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("direction-kind"), help: "gaussian, rademacher, orthogonal or sparse:FRACTION.")
     var directionKind: String = TrainingDefaults.directionKind
 
+    @Flag(
+        name: .customLong("per-sample"), inversion: .prefixedNo, help: "Give every sample of a batch its own direction."
+    )
+    var perSample = TrainingDefaults.perSample
+
     @Flag(name: .customLong("layer-blocks"), help: "Perturb one layer per step, in turn (block mode).")
     var layerBlocks = false
 
@@ -113,6 +118,7 @@ struct TrainCommand: ParsableCommand {
                 settings.perturbative.sides = sides == "one" ? .one : .two
                 settings.perturbative.schedule = schedule == "cosine" ? .cosine : .constant
                 settings.perturbative.clipNorm = clipNorm
+                settings.perturbative.perSampleDirections = perSample && settings.mode == .pgt
                 settings.layerBlocks = layerBlocks
                 if let lr, settings.mode == .backprop { settings.backpropLearningRate = lr }
                 if settings.mode == .spsa, let lr { settings.perturbative.spsa.a = lr }
@@ -193,6 +199,7 @@ enum TrainingDefaults {
     static let learningRate = 3e-3
     static let directionKind = "rademacher"
     static let schedule = "cosine"
+    static let perSample = false
 
     static func perturbative(directions: Int, sigma: Double, optimizer: OptimizerKind, learningRate: Double?)
         -> PerturbativeConfiguration
