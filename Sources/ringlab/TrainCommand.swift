@@ -42,9 +42,9 @@ struct TrainCommand: ParsableCommand {
     var directionKind: String = TrainingDefaults.directionKind
 
     @Flag(
-        name: .customLong("per-sample"), inversion: .prefixedNo, help: "Give every sample of a batch its own direction."
-    )
-    var perSample = TrainingDefaults.perSample
+        name: .customLong("per-sample"), inversion: .prefixedNo,
+        help: "Give every sample of a batch its own direction (default: on for budgets up to 20,000).")
+    var perSample: Bool?
 
     @Flag(name: .customLong("layer-blocks"), help: "Perturb one layer per step, in turn (block mode).")
     var layerBlocks = false
@@ -111,14 +111,15 @@ struct TrainCommand: ParsableCommand {
                 settings.hidden = hidden
                 settings.batch = batch ?? TrainingDefaults.batch(for: settings.mode)
                 settings.seed = seed
+                let perSampleDirections = perSample ?? TrainingDefaults.perSample(budget: budget)
                 settings.perturbative = TrainingDefaults.perturbative(
                     directions: directions, sigma: sigma, optimizer: OptimizerKind(rawValue: optimizer)!,
-                    learningRate: lr)
+                    learningRate: lr ?? TrainingDefaults.learningRate(perSample: perSampleDirections))
                 settings.perturbative.directionKind = try Self.directionKind(directionKind)
                 settings.perturbative.sides = sides == "one" ? .one : .two
                 settings.perturbative.schedule = schedule == "cosine" ? .cosine : .constant
                 settings.perturbative.clipNorm = clipNorm
-                settings.perturbative.perSampleDirections = perSample && settings.mode == .pgt
+                settings.perturbative.perSampleDirections = perSampleDirections && settings.mode == .pgt
                 settings.layerBlocks = layerBlocks
                 if let lr, settings.mode == .backprop { settings.backpropLearningRate = lr }
                 if settings.mode == .spsa, let lr { settings.perturbative.spsa.a = lr }
@@ -196,19 +197,23 @@ enum TrainingDefaults {
     static let directions = 1
     static let sigma = 1e-3
     static let optimizer = OptimizerKind.adam
-    static let learningRate = 3e-3
+    /// Adam's rate: 0.003 with shared directions, 0.006 with per-sample ones (their estimates
+    /// are less noisy, so they take a larger step; docs/pgt.md).
+    static func learningRate(perSample: Bool) -> Double { perSample ? 6e-3 : 3e-3 }
     static let directionKind = "rademacher"
     static let schedule = "cosine"
-    static let perSample = false
+    /// Per-sample directions win on short budgets (0.949 against 0.920 at 10,000 passes) and
+    /// cost 7× the compute; beyond 20,000 passes shared directions do as well (docs/pgt.md).
+    static func perSample(budget: Int) -> Bool { budget <= 20_000 }
 
-    static func perturbative(directions: Int, sigma: Double, optimizer: OptimizerKind, learningRate: Double?)
+    static func perturbative(directions: Int, sigma: Double, optimizer: OptimizerKind, learningRate: Double)
         -> PerturbativeConfiguration
     {
         var configuration = PerturbativeConfiguration()
         configuration.directionCount = directions
         configuration.sigma = sigma
         configuration.optimizer = optimizer
-        configuration.learningRate = learningRate ?? Self.learningRate
+        configuration.learningRate = learningRate
         return configuration
     }
 }
