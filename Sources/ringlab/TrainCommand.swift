@@ -197,9 +197,9 @@ enum TrainingDefaults {
     static let directions = 1
     static let sigma = 1e-3
     static let optimizer = OptimizerKind.adam
-    /// Adam's rate: 0.003 with shared directions, 0.006 with per-sample ones (their estimates
+    /// Adam's rate: 0.004 with shared directions, 0.005 with per-sample ones (their estimates
     /// are less noisy, so they take a larger step; docs/pgt.md).
-    static func learningRate(perSample: Bool) -> Double { perSample ? 6e-3 : 3e-3 }
+    static func learningRate(perSample: Bool) -> Double { perSample ? 5e-3 : 4e-3 }
     static let directionKind = "rademacher"
     static let schedule = "cosine"
     /// Per-sample directions win on short budgets (0.949 against 0.920 at 10,000 passes) and
