@@ -38,7 +38,9 @@ public struct RunDirectory: Sendable {
 
     func append(_ lines: [String], to file: String) throws {
         guard !lines.isEmpty else { return }
-        if !FileManager.default.fileExists(atPath: file) { FileManager.default.createFile(atPath: file, contents: nil) }
+        if !FileManager.default.fileExists(atPath: file), !FileManager.default.createFile(atPath: file, contents: nil) {
+            throw RunDirectoryError(description: "\(file): cannot create the log file")
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         defer { try? handle.close() }
         try handle.seekToEnd()
