@@ -154,6 +154,9 @@ public struct ReservoirExperiment {
     /// Seed of the task data and the mask.
     public var seed: UInt64
 
+    /// The input scale γ chosen with the default operating point (docs/drive-loop.md).
+    public static let defaultInputScale = 0.8
+
     public init(loop: DriveLoop, inputScale: Double, seed: UInt64) {
         self.loop = loop
         self.inputScale = inputScale

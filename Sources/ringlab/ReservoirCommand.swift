@@ -29,7 +29,7 @@ struct ReservoirOptions: ParsableArguments {
     var shots: Int = 1
 
     @Option(name: .customLong("input-scale"), help: "Input scale γ of the binary mask.")
-    var inputScale: Double = 0.8
+    var inputScale: Double = ReservoirExperiment.defaultInputScale
 
     @Option(name: .long, help: "Seed of the task data, the mask and the twin's noise.")
     var seed: UInt64 = 1

@@ -26,7 +26,7 @@ struct TwinCharacterizeCommand: ParsableCommand {
             let comparison = try TwinCharacterizationComparison.run(
                 twin: twinModel, board: board, progress: progressReporter("twin characterize"))
             if json {
-                try printJSON(comparison.report(seed: seed))
+                try printJSON(comparison.report())
             } else {
                 print("twin characterize: \(parametersFile), seed \(seed)")
                 print(comparison.table())
@@ -86,7 +86,7 @@ struct TwinCharacterizationComparison {
         var relative_error: Double
     }
 
-    func report(seed: UInt64) -> [String: Figure] {
+    func report() -> [String: Figure] {
         Dictionary(
             uniqueKeysWithValues: rows.map {
                 ($0.key, Figure(measured: $0.measured, expected: $0.expected, relative_error: $0.relativeError))
