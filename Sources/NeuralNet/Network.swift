@@ -191,11 +191,8 @@ extension DenseNetwork {
                     transposeA: false, transposeB: true, m: count, n: outWidth, k: inWidth, alpha: 1,
                     a: source.baseAddress!, lda: inWidth, b: weights, ldb: inWidth, beta: 0,
                     c: destination.baseAddress!, ldc: outWidth)
-                let exp = FastExp()
-                for sample in 0..<count {
-                    let y = destination.baseAddress! + sample * outWidth
-                    for unit in 0..<outWidth { y[unit] = activation.apply(y[unit] + biases[unit], exp: exp) }
-                }
+                Self.addBiasAndActivate(
+                    destination.baseAddress!, rows: count, width: outWidth, biases: biases, activation: activation)
             case .handWritten:
                 let exp = FastExp()
                 for sample in 0..<count {
@@ -205,6 +202,35 @@ extension DenseNetwork {
                         y[unit] = activation.apply(
                             biases[unit] + Self.dot(weights + unit * inWidth, x, inWidth), exp: exp)
                     }
+                }
+            }
+        }
+    }
+
+    /// y ← f(y + b) row by row, with the activation chosen once outside the loops.
+    @inline(__always)
+    static func addBiasAndActivate(
+        _ y: UnsafeMutablePointer<Double>, rows: Int, width: Int, biases: UnsafePointer<Double>, activation: Activation
+    ) {
+        let total = rows * width
+        switch activation {
+        case .tanh:
+            let exp = FastExp()
+            var index = 0
+            for _ in 0..<rows {
+                for unit in 0..<width {
+                    y[index] = exp.tanh(y[index] + biases[unit])
+                    index += 1
+                }
+            }
+        case .relu:
+            for index in 0..<total { y[index] = max(y[index] + biases[index % width], 0) }
+        case .identity:
+            var index = 0
+            for _ in 0..<rows {
+                for unit in 0..<width {
+                    y[index] += biases[unit]
+                    index += 1
                 }
             }
         }
