@@ -156,6 +156,15 @@ public struct BoardDescription: Sendable {
     /// `path` as written in a data file, made relative to the folder of `file` unless absolute.
     public static func resolve(_ path: String, relativeTo file: String) -> String {
         guard !path.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return path }
-        return String(file[...slash]) + path
+        // Join, then fold "folder/.." pairs so messages show the path a person would type.
+        var parts: [Substring] = []
+        for part in (String(file[...slash]) + path).split(separator: "/", omittingEmptySubsequences: false) {
+            if part == "..", let last = parts.last, last != "..", !last.isEmpty, last != "." {
+                parts.removeLast()
+            } else if part != "." || parts.isEmpty {
+                parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
     }
 }

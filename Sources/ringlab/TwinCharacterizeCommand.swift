@@ -28,7 +28,7 @@ struct TwinCharacterizeCommand: ParsableCommand {
             if json {
                 try printJSON(comparison.report())
             } else {
-                print("twin characterize: \((parametersFile as NSString).standardizingPath), seed \(seed)")
+                print("twin characterize: \(parametersFile), seed \(seed)")
                 print(comparison.table())
             }
         }

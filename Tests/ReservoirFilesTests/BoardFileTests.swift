@@ -19,7 +19,7 @@ import Testing
             Issue.record("expected the twin backend")
             return
         }
-        #expect(parameters.hasSuffix("hardware/boards/../twin/ring-default.yaml"))
+        #expect(parameters.hasSuffix("/hardware/twin/ring-default.yaml"))
         #expect(FileManager.default.fileExists(atPath: parameters))
     }
 

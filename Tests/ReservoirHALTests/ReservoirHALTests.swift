@@ -94,3 +94,13 @@ import Testing
         #expect(throws: ConfigError.self) { try fields.double("b", in: 0...1) }
     }
 }
+
+@Suite struct PathResolutionTests {
+    @Test func relativePathsJoinTheFilesFolderAndFoldParentSteps() {
+        #expect(BoardDescription.resolve("../twin/a.yaml", relativeTo: "hardware/boards/twin.yaml") == "hardware/twin/a.yaml")
+        #expect(BoardDescription.resolve("a.yaml", relativeTo: "/x/y/b.yaml") == "/x/y/a.yaml")
+        #expect(BoardDescription.resolve("/abs/a.yaml", relativeTo: "x/b.yaml") == "/abs/a.yaml")
+        #expect(BoardDescription.resolve("../../a.yaml", relativeTo: "b.yaml") == "../../a.yaml")
+        #expect(BoardDescription.resolve("../a.yaml", relativeTo: "../boards/b.yaml") == "../a.yaml")
+    }
+}
