@@ -43,7 +43,8 @@ struct BenchLoopCommand: ParsableCommand {
             let settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: lockBoard))
             let lockLoop = try DriveLoop(board: lockBoard, settings: settings)
             let started = ContinuousClock.now
-            _ = RandomDriveRun.run(loop: lockLoop, seconds: lockStepSeconds, inputScale: ReservoirExperiment.defaultInputScale, seed: 1)
+            _ = RandomDriveRun.run(
+                loop: lockLoop, seconds: lockStepSeconds, inputScale: ReservoirExperiment.defaultInputScale, seed: 1)
             let wall = (ContinuousClock.now - started).seconds
             let periodsPerSecond = Double(lockLoop.statistics.periods) / wall
 
@@ -53,7 +54,8 @@ struct BenchLoopCommand: ParsableCommand {
             let pacedLoop = try DriveLoop(board: pacedBoard, settings: settings, watchdogTimeout: .seconds(1))
             pacedLoop.stopsOnDeadlineMiss = false
             let (_, setup) = RealtimeThread.run(priority: priority) {
-                RandomDriveRun.run(loop: pacedLoop, seconds: pacedSeconds, inputScale: ReservoirExperiment.defaultInputScale, seed: 2)
+                RandomDriveRun.run(
+                    loop: pacedLoop, seconds: pacedSeconds, inputScale: ReservoirExperiment.defaultInputScale, seed: 2)
             }
             let paced = pacedLoop.statistics
             let periodMicroseconds = Int(

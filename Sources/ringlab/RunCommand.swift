@@ -77,7 +77,8 @@ struct RunCommand: ParsableCommand {
             loop.stopsOnDeadlineMiss = false
             RealtimeThread.installStopSignalHandlers()
             let (outcome, setup) = RealtimeThread.run {
-                RandomDriveRun.run(loop: loop, seconds: seconds, inputScale: ReservoirExperiment.defaultInputScale, seed: seed)
+                RandomDriveRun.run(
+                    loop: loop, seconds: seconds, inputScale: ReservoirExperiment.defaultInputScale, seed: seed)
             }
             if !json { for notice in setup.notices { FileHandle.standardError.write(Data("\(notice)\n".utf8)) } }
             let statistics = loop.statistics

@@ -97,7 +97,9 @@ import Testing
 
 @Suite struct PathResolutionTests {
     @Test func relativePathsJoinTheFilesFolderAndFoldParentSteps() {
-        #expect(BoardDescription.resolve("../twin/a.yaml", relativeTo: "hardware/boards/twin.yaml") == "hardware/twin/a.yaml")
+        #expect(
+            BoardDescription.resolve("../twin/a.yaml", relativeTo: "hardware/boards/twin.yaml")
+                == "hardware/twin/a.yaml")
         #expect(BoardDescription.resolve("a.yaml", relativeTo: "/x/y/b.yaml") == "/x/y/a.yaml")
         #expect(BoardDescription.resolve("/abs/a.yaml", relativeTo: "x/b.yaml") == "/abs/a.yaml")
         #expect(BoardDescription.resolve("../../a.yaml", relativeTo: "b.yaml") == "../../a.yaml")
