@@ -105,8 +105,14 @@ public final class DigitalTraining {
     }
 
     /// Continues from the run directory's checkpoint.
+    /// A run stopped before its first checkpoint starts again from the beginning (its logs
+    /// are cleared), which is where an uninterrupted run would have been.
     public func resume() throws {
         guard let runDirectory else { return }
+        guard runDirectory.hasCheckpoint else {
+            try runDirectory.truncateLogs(toStep: 0, forwardPasses: 0)
+            return
+        }
         let checkpoint = try runDirectory.loadCheckpoint()
         parameters = checkpoint.parameters
         forwardPasses = checkpoint.forwardPasses

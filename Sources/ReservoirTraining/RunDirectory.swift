@@ -63,6 +63,9 @@ public struct RunDirectory: Sendable {
             String(decoding: try Self.encoder.encode(checkpoint), as: UTF8.self), to: checkpointPath)
     }
 
+    /// Whether a checkpoint has been written.
+    var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
+
     func loadCheckpoint() throws -> TrainingCheckpoint {
         do {
             return try JSONDecoder().decode(

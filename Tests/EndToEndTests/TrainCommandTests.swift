@@ -37,6 +37,17 @@ import Testing
         }
     }
 
+    @Test func aRunKilledBeforeItsFirstCheckpointResumesFromTheStart() throws {
+        let folder = temporaryFolder()
+        let arguments = ["train", "--task", "moons", "--mode", "backprop", "--budget", "4000", "--seed", "3", "--json"]
+        let whole = try CommandRunner.ringlabJSON(arguments)
+        // What a kill before the first checkpoint leaves: the configuration and no checkpoint.
+        _ = try CommandRunner.ringlabJSON(arguments + ["--run-dir", folder])
+        try FileManager.default.removeItem(atPath: folder + "/checkpoint.json")
+        let resumed = try CommandRunner.ringlabJSON(["train", "--resume", folder, "--json"])
+        #expect(resumed["test_accuracy"] as? Double == whole["test_accuracy"] as? Double)
+    }
+
     @Test func theSummaryHasTheDocumentedKeys() throws {
         let summary = try CommandRunner.ringlabJSON([
             "train", "--task", "moons", "--mode", "backprop", "--budget", "4000", "--json",
