@@ -129,7 +129,10 @@ public final class DriveLoop {
         precondition(drive.count == inputCount * nodes && states.count == inputCount * nodes)
         for index in states.indices { states[index] = 0 }
         defer { lastSafeState = board.enterSafeStateReporting() }
-        watchdog.start()
+        // No watchdog, no run: a loop nobody watches must not drive the ring.
+        do { try watchdog.start() } catch {
+            throw stop(.ioError("cannot start the watchdog thread (error \(error.code))"))
+        }
         defer { watchdog.stop() }
         for _ in 0..<settings.shots {
             try stream(drive: drive, inputCount: inputCount, states: states)

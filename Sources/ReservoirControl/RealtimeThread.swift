@@ -32,26 +32,21 @@ public enum RealtimeThread {
     /// returned with what the setup achieved.
     public static func run<T>(priority: Int32 = 70, cpu: Int? = nil, _ body: @escaping () -> T) -> (T, Setup) {
         nonisolated(unsafe) var result: T?  // written by the thread, read after it is joined
-        let work = RealtimeWork(priority: priority, cpu: cpu) { result = body() }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(work).toOpaque()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                let work = Unmanaged<RealtimeWork>.fromOpaque(context!).takeRetainedValue()
-                work.setup = RealtimeThread.prepareCurrentThread(priority: work.priority, cpu: work.cpu)
-                work.body()
-                return nil
-            }, context)
-        guard created == 0 else {
-            Unmanaged<RealtimeWork>.fromOpaque(context).release()
-            var setup = Setup()
-            setup.notices.append(
-                "notice: could not start a loop thread (error \(created)); running on the calling thread")
-            return (body(), setup)
+        nonisolated(unsafe) var setup = Setup()
+        let started = startThread {
+            setup = prepareCurrentThread(priority: priority, cpu: cpu)
+            result = body()
         }
-        pthread_join(thread, nil)
-        return (result!, work.setup)
+        switch started {
+        case .success(let thread):
+            pthread_join(thread, nil)
+        case .failure(let failure):
+            var fallback = Setup()
+            fallback.notices.append(
+                "notice: could not start a loop thread (error \(failure.code)); running on the calling thread")
+            return (body(), fallback)
+        }
+        return (result!, setup)
     }
 
     /// Applies the real-time settings to the calling thread.
@@ -87,16 +82,28 @@ public enum RealtimeThread {
     }
 }
 
-/// The work handed to a real-time thread: its settings and closure in, its setup out.
-private final class RealtimeWork: @unchecked Sendable {  // handed to exactly one thread, read after join
-    let body: () -> Void
-    let priority: Int32
-    let cpu: Int?
-    var setup = RealtimeThread.Setup()
+/// A thread that could not be created: the error number pthread_create returned.
+struct ThreadStartFailure: Error {
+    var code: Int32
+}
 
-    init(priority: Int32, cpu: Int?, body: @escaping () -> Void) {
-        self.body = body
-        self.priority = priority
-        self.cpu = cpu
+/// Starts `body` on a new joinable thread (pthread_create; the closure is handed over retained).
+func startThread(_ body: @escaping () -> Void) -> Result<pthread_t, ThreadStartFailure> {
+    final class Work: @unchecked Sendable {  // handed to exactly one thread
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(Work(body)).toOpaque()
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            Unmanaged<Work>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, context)
+    guard result == 0 else {
+        Unmanaged<Work>.fromOpaque(context).release()
+        return .failure(ThreadStartFailure(code: result))
+    }
+    return .success(thread)
 }

@@ -28,24 +28,16 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     @inline(__always)
     func beat() { heartbeat.add(1, ordering: .relaxed) }
 
-    /// Starts watching.
-    func start() {
+    /// Starts watching; fails with the error number when no thread can be created.
+    func start() throws(ThreadStartFailure) {
         guard thread == nil else { return }
         firedFlag.store(false, ordering: .releasing)
         running.store(true, ordering: .releasing)
-        var created = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(
-            &created, nil,
-            { context in
-                let watchdog = Unmanaged<Watchdog>.fromOpaque(context!).takeRetainedValue()
-                watchdog.watch()
-                return nil
-            }, context)
-        if result == 0 {
-            thread = created
-        } else {
-            Unmanaged<Watchdog>.fromOpaque(context).release()
+        switch startThread({ [self] in watch() }) {
+        case .success(let started): thread = started
+        case .failure(let failure):
+            running.store(false, ordering: .releasing)
+            throw failure
         }
     }
 

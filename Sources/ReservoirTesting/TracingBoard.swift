@@ -2,8 +2,8 @@ import ReservoirHAL
 
 /// A board wrapper that records everything the controller does to the devices, stamped with
 /// the board's clock, so tests can assert from the trace when the safe state was reached and
-/// that nothing left it afterwards. Hooks let a test act at a given board time (raise a
-/// signal, stall the ADC) from inside the loop's own calls.
+/// that nothing left it afterwards. (To act inside the loop's calls, wrap the board in a
+/// `RefillHook` first.)
 public final class BoardTrace {
     /// One thing the controller did.
     public enum Event: Equatable, Sendable {
@@ -19,8 +19,6 @@ public final class BoardTrace {
 
     /// Every event with the board time it happened at, in order.
     public private(set) var events: [(time: Duration, event: Event)] = []
-    /// Called before each ADC refill with the board time.
-    public var beforeRefill: (Duration) -> Void = { _ in }
 
     private let clock: any BoardClock
 
@@ -125,7 +123,6 @@ private final class TracedADCStream: AnalogInputStream {
     }
     var samplesPerBlock: Int { inner.samplesPerBlock }
     func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
-        trace.beforeRefill(trace.clockNow)
         try inner.refill(block)
         trace.record(.refill)
     }
@@ -145,10 +142,6 @@ private final class TracedLine: DigitalOutputLine {
         try inner.set(asserted)
         trace.record(.line(role, asserted))
     }
-}
-
-extension BoardTrace {
-    fileprivate var clockNow: Duration { clock.now() }
 }
 
 /// A board whose ADC calls `beforeRefill` with the number of refills so far before each one,
