@@ -17,4 +17,17 @@ enum BLASCalls {
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// C (m×n) = A·Bᵀ in single precision, row-major (`cblas_sgemm`): the forward pass's
+    /// product of a batch (m × k) with a weight matrix (n × k).
+    @inline(__always)
+    static func multiplySingle(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = singleThreaded
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0,
+            c, Int32(ldc))
+    }
 }

@@ -1,4 +1,5 @@
 import FastMath
+import Foundation
 import RealModule
 import SeededRandom
 
@@ -40,6 +41,10 @@ public enum Loss: String, Sendable, Codable {
 public enum MatrixKernels: String, Sendable, CaseIterable {
     /// OpenBLAS dgemm (single-threaded).
     case blas
+    /// The forward pass in single precision: OpenBLAS sgemm and a four-lane float tanh, the
+    /// loss summed in double. About twice as fast; for forward-only (perturbative) training,
+    /// where a loss accurate to float's 6e-8 is plenty. Backprop runs in double (`blas`).
+    case blasSingle
     /// Plain loops with four accumulators.
     case handWritten
 }
@@ -100,20 +105,36 @@ public struct DenseNetwork: Sendable {
     }
 }
 
-/// Scratch memory for one batch size: forward activations and backward deltas, allocated once.
+/// Scratch memory for one batch size: forward activations and backward deltas, allocated once,
+/// and the worker threads that evaluate a batch in row chunks.
 public final class NetworkWorkspace {
     /// The network this workspace serves.
     public let network: DenseNetwork
     /// Largest batch it holds.
     public let capacity: Int
+    /// Row chunks a large batch splits into (each chunk's forward pass and loss run on their
+    /// own thread). A fixed number, not the core count: the loss sums the chunks' partial sums
+    /// in chunk order, so the results are the same on any machine for the same settings.
+    public let chunks: Int
     /// activations[l]: capacity × widths[l] (activations[0] is the input copy).
     var activations: [UnsafeMutableBufferPointer<Double>]
     var deltas: [UnsafeMutableBufferPointer<Double>]
+    /// Single-precision copies for `MatrixKernels.blasSingle`: activations, parameters.
+    var singleActivations: [UnsafeMutableBufferPointer<Float>]
+    let singleParameters: UnsafeMutableBufferPointer<Float>
+    /// One partial loss sum per chunk.
+    let partialLosses: UnsafeMutableBufferPointer<Double>
+    let workers: ChunkWorkers?
 
-    /// A workspace for batches of up to `capacity` samples.
-    public init(network: DenseNetwork, capacity: Int) {
+    /// A workspace for batches of up to `capacity` samples, split into `chunks` row chunks: one
+    /// thread per chunk (the calling one included) when `threads` (default: the machine's cores)
+    /// allows, otherwise all chunks in turn on the calling thread. The thread count changes the
+    /// speed, never the results.
+    public init(network: DenseNetwork, capacity: Int, chunks: Int = 1, threads: Int? = nil) {
+        precondition(chunks >= 1)
         self.network = network
         self.capacity = capacity
+        self.chunks = chunks
         activations = network.widths.map { width in
             let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: capacity * width)
             buffer.initialize(repeating: 0)
@@ -124,16 +145,56 @@ public final class NetworkWorkspace {
             buffer.initialize(repeating: 0)
             return buffer
         }
+        let single = network.kernels == .blasSingle
+        singleActivations = network.widths.map { width in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: single ? capacity * width : 0)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        singleParameters = .allocate(capacity: single ? network.parameterCount : 0)
+        singleParameters.initialize(repeating: 0)
+        partialLosses = .allocate(capacity: chunks)
+        partialLosses.initialize(repeating: 0)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = min(chunks, max(threads ?? cores, 1))
+        workers = threadCount == chunks && chunks > 1 ? ChunkWorkers(count: chunks - 1) : nil
     }
 
     deinit {
         for buffer in activations { buffer.deallocate() }
         for buffer in deltas { buffer.deallocate() }
+        for buffer in singleActivations { buffer.deallocate() }
+        singleParameters.deallocate()
+        partialLosses.deallocate()
     }
 
     /// The outputs of the last forward pass (batch × output width).
     public func outputs(count: Int) -> UnsafeBufferPointer<Double> {
         UnsafeBufferPointer(rebasing: activations[activations.count - 1][0..<(count * network.widths.last!)])
+    }
+
+    /// Smallest chunk worth a thread: below it the hand-off costs more than the work.
+    static let minimumChunkRows = 64
+
+    /// Row ranges of a batch of `count`: `chunks` near-equal ranges, or one when it is small.
+    func rowChunks(count: Int) -> Int {
+        count >= chunks * Self.minimumChunkRows ? chunks : 1
+    }
+
+    /// Runs `body(chunk, rows)` for every chunk of a batch of `count`, chunk 0 on the calling
+    /// thread and the others on the workers, and returns when all are done.
+    func forEachChunk(count: Int, _ body: (Int, Range<Int>) -> Void) {
+        let used = rowChunks(count: count)
+        func rows(_ chunk: Int) -> Range<Int> { (chunk * count / used)..<((chunk + 1) * count / used) }
+        guard used > 1, let workers else {
+            for chunk in 0..<used { body(chunk, rows(chunk)) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            workers.run(chunks: used - 1) { worker in body(worker + 1, rows(worker + 1)) }
+            body(0, rows(0))
+            workers.wait()
+        }
     }
 }
 
@@ -145,27 +206,44 @@ public struct Batch {
     /// Targets (count × output width) for squared error.
     public var targets: UnsafeBufferPointer<Double>?
     public var count: Int
+    /// The inputs in single precision, for `MatrixKernels.blasSingle` (without them each
+    /// forward pass converts the inputs itself).
+    public var singleInputs: UnsafeBufferPointer<Float>?
 
     public init(
         inputs: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>?, targets: UnsafeBufferPointer<Double>?,
-        count: Int
+        count: Int, singleInputs: UnsafeBufferPointer<Float>? = nil
     ) {
         self.inputs = inputs
         self.labels = labels
         self.targets = targets
         self.count = count
+        self.singleInputs = singleInputs
     }
 }
 
 extension DenseNetwork {
     /// Runs the batch forward and returns the mean loss. Activations stay in `workspace`.
     ///
-    /// Layer l: a_{l+1} = f_l(W_l·a_l + b_l).
+    /// Layer l: a_{l+1} = f_l(W_l·a_l + b_l). Large batches run in the workspace's row chunks,
+    /// concurrently; the mean sums the chunks' partial sums in chunk order.
     public func loss(
         parameters: UnsafeBufferPointer<Double>, batch: Batch, workspace: NetworkWorkspace
     ) -> Double {
-        forward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace)
-        return outputLoss(batch: batch, workspace: workspace, writeDelta: false)
+        checkForward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace)
+        let partial = workspace.partialLosses
+        workspace.forEachChunk(count: batch.count) { chunk, rows in
+            forward(
+                parameters: parameters, inputs: batch.inputs, singleInputs: batch.singleInputs, rows: rows,
+                workspace: workspace)
+            partial[chunk] =
+                kernels == .blasSingle && loss == .softmaxCrossEntropy
+                ? crossEntropySumSingle(batch: batch, rows: rows, workspace: workspace)
+                : outputLossSum(batch: batch, rows: rows, workspace: workspace, writeDelta: false)
+        }
+        var total = 0.0
+        for chunk in 0..<workspace.rowChunks(count: batch.count) { total += partial[chunk] }
+        return total / Double(batch.count)
     }
 
     /// The forward pass alone (predictions go to `workspace.outputs`).
@@ -173,14 +251,44 @@ extension DenseNetwork {
         parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>, count: Int,
         workspace: NetworkWorkspace
     ) {
+        checkForward(parameters: parameters, inputs: inputs, count: count, workspace: workspace)
+        workspace.forEachChunk(count: count) { _, rows in
+            forward(parameters: parameters, inputs: inputs, singleInputs: nil, rows: rows, workspace: workspace)
+        }
+    }
+
+    private func checkForward(
+        parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>, count: Int,
+        workspace: NetworkWorkspace
+    ) {
         precondition(count <= workspace.capacity && parameters.count == parameterCount)
         precondition(inputs.count >= count * widths[0])
+        if kernels == .blasSingle {
+            precondition(workspace.singleParameters.count == parameterCount, "a workspace made for these kernels")
+            for index in 0..<parameterCount { workspace.singleParameters[index] = Float(parameters[index]) }
+        }
+    }
+
+    /// The forward pass of the samples in `rows` (each row is independent of the others).
+    private func forward(
+        parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>,
+        singleInputs: UnsafeBufferPointer<Float>?, rows: Range<Int>, workspace: NetworkWorkspace
+    ) {
+        if kernels == .blasSingle {
+            forwardSingle(inputs: inputs, singleInputs: singleInputs, rows: rows, workspace: workspace)
+            return
+        }
+        let count = rows.count
         for layer in 0..<(widths.count - 1) {
             let inWidth = widths[layer]
             let outWidth = widths[layer + 1]
             // The batch's own inputs feed the first layer directly (no copy).
-            let source = layer == 0 ? UnsafeMutableBufferPointer(mutating: inputs) : workspace.activations[layer]
-            let destination = workspace.activations[layer + 1]
+            let source =
+                (layer == 0
+                    ? UnsafeMutablePointer(mutating: inputs.baseAddress!)
+                    : workspace.activations[layer]
+                        .baseAddress!) + rows.lowerBound * inWidth
+            let destination = workspace.activations[layer + 1].baseAddress! + rows.lowerBound * outWidth
             let weights = parameters.baseAddress! + weightOffsets[layer]
             let biases = parameters.baseAddress! + biasOffsets[layer]
             let activation = activations[layer]
@@ -189,21 +297,92 @@ extension DenseNetwork {
                 // Z = X·Wᵀ, then z + b and the activation in place.
                 BLASCalls.multiply(
                     transposeA: false, transposeB: true, m: count, n: outWidth, k: inWidth, alpha: 1,
-                    a: source.baseAddress!, lda: inWidth, b: weights, ldb: inWidth, beta: 0,
-                    c: destination.baseAddress!, ldc: outWidth)
+                    a: source, lda: inWidth, b: weights, ldb: inWidth, beta: 0,
+                    c: destination, ldc: outWidth)
                 Self.addBiasAndActivate(
-                    destination.baseAddress!, rows: count, width: outWidth, biases: biases, activation: activation)
+                    destination, rows: count, width: outWidth, biases: biases, activation: activation)
+            case .blasSingle:
+                preconditionFailure("forwardSingle serves these kernels")
             case .handWritten:
                 let exp = FastExp()
                 for sample in 0..<count {
-                    let x = source.baseAddress! + sample * inWidth
-                    let y = destination.baseAddress! + sample * outWidth
+                    let x = source + sample * inWidth
+                    let y = destination + sample * outWidth
                     for unit in 0..<outWidth {
                         y[unit] = activation.apply(
                             biases[unit] + Self.dot(weights + unit * inWidth, x, inWidth), exp: exp)
                     }
                 }
             }
+        }
+    }
+
+    /// The single-precision forward pass of `rows` (parameters already converted by
+    /// `checkForward`); the last layer's outputs are widened into the double buffer, where the
+    /// loss, the predictions and `outputs` read them.
+    private func forwardSingle(
+        inputs: UnsafeBufferPointer<Double>, singleInputs: UnsafeBufferPointer<Float>?, rows: Range<Int>,
+        workspace: NetworkWorkspace
+    ) {
+        let count = rows.count
+        let parameters = UnsafePointer(workspace.singleParameters.baseAddress!)
+        var source: UnsafePointer<Float>
+        if let singleInputs {
+            source = singleInputs.baseAddress! + rows.lowerBound * widths[0]
+        } else {
+            let converted = workspace.singleActivations[0].baseAddress! + rows.lowerBound * widths[0]
+            for index in 0..<(count * widths[0]) {
+                converted[index] = Float(inputs[rows.lowerBound * widths[0] + index])
+            }
+            source = UnsafePointer(converted)
+        }
+        for layer in 0..<(widths.count - 1) {
+            let inWidth = widths[layer]
+            let outWidth = widths[layer + 1]
+            let destination = workspace.singleActivations[layer + 1].baseAddress! + rows.lowerBound * outWidth
+            BLASCalls.multiplySingle(
+                m: count, n: outWidth, k: inWidth, a: source, lda: inWidth, b: parameters + weightOffsets[layer],
+                ldb: inWidth, c: destination, ldc: outWidth)
+            Self.addBiasAndActivate(
+                destination, rows: count, width: outWidth, biases: parameters + biasOffsets[layer],
+                activation: activations[layer])
+            source = UnsafePointer(destination)
+        }
+        let last = widths.count - 1
+        let outputs = workspace.activations[last].baseAddress! + rows.lowerBound * widths[last]
+        for index in 0..<(count * widths[last]) { outputs[index] = Double(source[index]) }
+    }
+
+    /// y ← f(y + b) in single precision: as the double version, four lanes per SSE register.
+    @inline(__always)
+    static func addBiasAndActivate(
+        _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, biases: UnsafePointer<Float>, activation: Activation
+    ) {
+        let total = rows * width
+        var index = 0
+        for _ in 0..<rows {
+            for unit in 0..<width {
+                y[index] += biases[unit]
+                index += 1
+            }
+        }
+        switch activation {
+        case .tanh:
+            let raw = UnsafeMutableRawPointer(y)
+            var i = 0
+            while i + 4 <= total {
+                let z = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)
+                raw.storeBytes(of: vectorTanh(z), toByteOffset: i * 4, as: SIMD4<Float>.self)
+                i += 4
+            }
+            while i < total {
+                y[i] = vectorTanh(SIMD4(repeating: y[i]))[0]
+                i += 1
+            }
+        case .relu:
+            for index in 0..<total { y[index] = max(y[index], 0) }
+        case .identity:
+            break
         }
     }
 
@@ -215,34 +394,25 @@ extension DenseNetwork {
         let total = rows * width
         switch activation {
         case .tanh:
-            // tanh z = (e − 1)/(e + 1), e = e^{2z} (z clamped to ±19.1, where tanh rounds to
-            // ±1). The divisions were the bottleneck, so four reciprocals share one
-            // (Montgomery's trick: 1/d₀ = d₁·d₂·d₃/(d₀d₁d₂d₃), …), a few ulp like the rest.
-            let exp = FastExp()
+            // Bias first (a loop the compiler vectorizes), then tanh four lanes at a time with
+            // the table-free `vectorTanh`; the scalar tail uses the same formula via FastExp.
             var index = 0
             for _ in 0..<rows {
                 for unit in 0..<width {
-                    let z = min(max(y[index] + biases[unit], -19.1), 19.1)
-                    y[index] = exp(2 * z)
+                    y[index] += biases[unit]
                     index += 1
                 }
             }
+            let raw = UnsafeMutableRawPointer(y)
             var i = 0
             while i + 4 <= total {
-                let d0 = y[i] + 1, d1 = y[i + 1] + 1, d2 = y[i + 2] + 1, d3 = y[i + 3] + 1
-                let p01 = d0 * d1
-                let p23 = d2 * d3
-                let inverse = 1 / (p01 * p23)
-                let inverse01 = inverse * p23
-                let inverse23 = inverse * p01
-                y[i] = (y[i] - 1) * (inverse01 * d1)
-                y[i + 1] = (y[i + 1] - 1) * (inverse01 * d0)
-                y[i + 2] = (y[i + 2] - 1) * (inverse23 * d3)
-                y[i + 3] = (y[i + 3] - 1) * (inverse23 * d2)
+                let z = raw.loadUnaligned(fromByteOffset: i * 8, as: SIMD4<Double>.self)
+                raw.storeBytes(of: vectorTanh(z), toByteOffset: i * 8, as: SIMD4<Double>.self)
                 i += 4
             }
+            let exp = FastExp()
             while i < total {
-                y[i] = (y[i] - 1) / (y[i] + 1)
+                y[i] = exp.tanh(y[i])
                 i += 1
             }
         case .relu:
@@ -281,6 +451,12 @@ extension DenseNetwork {
     /// The mean loss of the outputs in `workspace`; with `writeDelta`, also ∂L/∂z of the last
     /// layer's pre-activations into the last delta buffer (softmax − one-hot, or z − t, over n).
     func outputLoss(batch: Batch, workspace: NetworkWorkspace, writeDelta: Bool) -> Double {
+        outputLossSum(batch: batch, rows: 0..<batch.count, workspace: workspace, writeDelta: writeDelta)
+            / Double(batch.count)
+    }
+
+    /// The summed loss of the samples in `rows` (deltas, when written, are already over n).
+    func outputLossSum(batch: Batch, rows: Range<Int>, workspace: NetworkWorkspace, writeDelta: Bool) -> Double {
         let width = widths.last!
         let outputs = workspace.activations[widths.count - 1]
         let delta = workspace.deltas[widths.count - 1]
@@ -290,7 +466,7 @@ extension DenseNetwork {
         case .softmaxCrossEntropy:
             let labels = batch.labels!
             let exp = FastExp()
-            for sample in 0..<batch.count {
+            for sample in rows {
                 let z = outputs.baseAddress! + sample * width
                 var largest = -Double.infinity
                 for j in 0..<width { largest = max(largest, z[j]) }
@@ -307,13 +483,40 @@ extension DenseNetwork {
             }
         case .squaredError:
             let targets = batch.targets!
-            for index in 0..<(batch.count * width) {
+            for index in (rows.lowerBound * width)..<(rows.upperBound * width) {
                 let error = outputs[index] - targets[index]
                 total += 0.5 * error * error
                 if writeDelta { delta[index] = error * scale }
             }
         }
-        return total * scale
+        return total
+    }
+
+    /// Σ −log softmax(z)_y over `rows` from the single-precision logits, four classes per
+    /// vector: log Σ_j e^{z_j} = m + log Σ_j e^{z_j − m}, m = max_j z_j (no overflow); lanes past
+    /// the last class hold −87, whose e^{−87} ≈ 1.6e-38 adds nothing. The sum is in double.
+    func crossEntropySumSingle(batch: Batch, rows: Range<Int>, workspace: NetworkWorkspace) -> Double {
+        let width = widths.last!
+        let logits = workspace.singleActivations[widths.count - 1].baseAddress!
+        let labels = batch.labels!
+        let floor = SIMD4<Float>(repeating: -87)
+        var total = 0.0
+        for sample in rows {
+            let z = logits + sample * width
+            var largest = z[0]
+            for j in 1..<width { largest = max(largest, z[j]) }
+            var sums = SIMD4<Float>.zero
+            var j = 0
+            while j < width {
+                var lanes = floor
+                for lane in 0..<min(4, width - j) { lanes[lane] = z[j + lane] - largest }
+                lanes.replace(with: floor, where: lanes .< floor)
+                sums += vectorExp(lanes)
+                j += 4
+            }
+            total += Double.log(Double(sums.sum())) + Double(largest) - Double(z[labels[sample]])
+        }
+        return total
     }
 
     /// The mean loss and its exact gradient (backpropagation) into `gradient`.
@@ -325,6 +528,12 @@ extension DenseNetwork {
         gradient: UnsafeMutableBufferPointer<Double>
     ) -> Double {
         precondition(activations.last == .identity, "the loss supplies the output nonlinearity")
+        guard kernels != .blasSingle else {
+            var double = self
+            double.kernels = .blas
+            return double.lossAndGradient(
+                parameters: parameters, batch: batch, workspace: workspace, gradient: gradient)
+        }
         forward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace)
         let value = outputLoss(batch: batch, workspace: workspace, writeDelta: true)
         for index in gradient.indices { gradient[index] = 0 }
@@ -342,7 +551,7 @@ extension DenseNetwork {
             }
             let previousDelta = workspace.deltas[layer]
             switch kernels {
-            case .blas:
+            case .blas, .blasSingle:
                 // ∂L/∂W = δᵀ·A; the previous layer's δ = δ·W (then ⊙ f').
                 BLASCalls.multiply(
                     transposeA: true, transposeB: false, m: outWidth, n: inWidth, k: batch.count, alpha: 1,

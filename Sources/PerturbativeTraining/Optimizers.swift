@@ -9,33 +9,42 @@ public enum OptimizerKind: String, Sendable, Codable, CaseIterable {
 /// state kept here so a checkpoint can save and restore it exactly.
 public struct Optimizer: Sendable, Codable, Equatable {
     public var kind: OptimizerKind
+    /// β₁, the decay of Adam's first moment (and of momentum's velocity). 0.9 by default.
+    public var firstMomentDecay = 0.9
     public var firstMoment: [Double]
     public var secondMoment: [Double]
     public var steps: Int = 0
 
-    public init(kind: OptimizerKind, dimension: Int) {
+    public init(kind: OptimizerKind, dimension: Int, firstMomentDecay: Double = 0.9) {
         self.kind = kind
+        self.firstMomentDecay = firstMomentDecay
         firstMoment = [Double](repeating: 0, count: kind == .sgd ? 0 : dimension)
         secondMoment = [Double](repeating: 0, count: kind == .adam ? dimension : 0)
     }
 
-    /// θ ← θ − lr·update(g).
+    /// θ ← θ − lr·(update(g) + λθ), λ the decoupled weight decay (AdamW's; 0 by default).
     ///   sgd: g;  momentum: m ← 0.9m + g, step m;
     ///   adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², step m̂/(√v̂ + ε) with bias corrections.
     public mutating func apply(
-        gradient: UnsafeBufferPointer<Double>, learningRate: Double, to parameters: UnsafeMutableBufferPointer<Double>
+        gradient: UnsafeBufferPointer<Double>, learningRate: Double, weightDecay: Double = 0,
+        to parameters: UnsafeMutableBufferPointer<Double>
     ) {
         steps += 1
+        if weightDecay != 0 {
+            // Decay first, from the parameters before this step's update (AdamW).
+            let shrink = 1 - learningRate * weightDecay
+            for i in parameters.indices { parameters[i] *= shrink }
+        }
         switch kind {
         case .sgd:
             for i in parameters.indices { parameters[i] -= learningRate * gradient[i] }
         case .momentum:
             for i in parameters.indices {
-                firstMoment[i] = 0.9 * firstMoment[i] + gradient[i]
+                firstMoment[i] = firstMomentDecay * firstMoment[i] + gradient[i]
                 parameters[i] -= learningRate * firstMoment[i]
             }
         case .adam:
-            let beta1 = 0.9
+            let beta1 = firstMomentDecay
             let beta2 = 0.999
             let correction1 = 1 - Double.pow(beta1, Double(steps))
             let correction2 = 1 - Double.pow(beta2, Double(steps))

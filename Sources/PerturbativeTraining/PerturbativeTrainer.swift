@@ -12,6 +12,11 @@ public struct PerturbativeConfiguration: Sendable, Codable, Equatable {
     public var learningRate = 1e-3
     public var schedule: Schedule = .constant
     public var clipNorm: Double?
+    /// Decoupled weight decay λ (θ ← θ − lr·λθ each step, as AdamW); 0: none. It costs no
+    /// forward pass and needs no gradient.
+    public var weightDecay = 0.0
+    /// β₁ of Adam (and momentum's decay).
+    public var firstMomentDecay = 0.9
     /// Perturb one block (layer) per step, in turn.
     public var blocks: [Range<Int>]?
     /// Give every sample of the batch its own direction (two-sided): one pair of forward passes
@@ -73,7 +78,8 @@ public final class PerturbativeTrainer {
         self.parameters = parameters
         self.totalSteps = totalSteps
         optimizer = Optimizer(
-            kind: configuration.method == .spsa ? .sgd : configuration.optimizer, dimension: parameters.count)
+            kind: configuration.method == .spsa ? .sgd : configuration.optimizer, dimension: parameters.count,
+            firstMomentDecay: configuration.firstMomentDecay)
         scratch = EstimatorScratch(directionCount: max(configuration.directionCount, 1), dimension: parameters.count)
         gradient = [Double](repeating: 0, count: parameters.count)
     }
@@ -119,7 +125,8 @@ public final class PerturbativeTrainer {
         var losses: [Double] = []
         let estimator = estimator
         let rate = learningRate
-        let previous = parameters
+        // Kept only when the step may be undone.
+        let previous = configuration.rejectionTolerance == nil ? [] : parameters
         let norm: Double = withoutActuallyEscaping(loss) { loss in
             let counting: (UnsafeBufferPointer<Double>) -> Double = { p in
                 let value = loss(p)
@@ -137,7 +144,9 @@ public final class PerturbativeTrainer {
         }
         let stepLoss = losses.reduce(0, +) / Double(losses.count)
         gradient.withUnsafeBufferPointer { g in
-            parameters.withUnsafeMutableBufferPointer { p in optimizer.apply(gradient: g, learningRate: rate, to: p) }
+            parameters.withUnsafeMutableBufferPointer { p in
+                optimizer.apply(gradient: g, learningRate: rate, weightDecay: configuration.weightDecay, to: p)
+            }
         }
         var accepted = true
         if let tolerance = configuration.rejectionTolerance {
@@ -197,7 +206,9 @@ public final class PerturbativeTrainer {
         let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: configuration.clipNorm) }
         let rate = learningRate
         gradient.withUnsafeBufferPointer { g in
-            parameters.withUnsafeMutableBufferPointer { p in optimizer.apply(gradient: g, learningRate: rate, to: p) }
+            parameters.withUnsafeMutableBufferPointer { p in
+                optimizer.apply(gradient: g, learningRate: rate, weightDecay: configuration.weightDecay, to: p)
+            }
         }
         let record = StepRecord(
             step: step, differences: differences, loss: total / Double(2 * sampleCount), gradientNorm: norm,
@@ -226,7 +237,8 @@ public final class PerturbativeTrainer {
             }
             gradient.withUnsafeBufferPointer { g in
                 parameters.withUnsafeMutableBufferPointer { p in
-                    optimizer.apply(gradient: g, learningRate: record.learningRate, to: p)
+                    optimizer.apply(
+                        gradient: g, learningRate: record.learningRate, weightDecay: configuration.weightDecay, to: p)
                 }
             }
             if !record.accepted { parameters = previous }

@@ -6,22 +6,25 @@ import NeuralNet
 struct BenchNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nn",
-        abstract: "Compare the network's matrix kernels (OpenBLAS against hand-written) at our sizes.")
+        abstract: "Compare the network's kernels (OpenBLAS double and single, hand-written) and threads at our sizes.")
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
     func run() throws {
         var rows: [[String: String]] = []
+        let configurations: [(MatrixKernels, Int)] = [
+            (.blas, 1), (.blas, 2), (.blasSingle, 1), (.blasSingle, 2), (.handWritten, 1),
+        ]
         for batch in [64, 256, 1257] {
-            for kernels in MatrixKernels.allCases {
+            for (kernels, chunks) in configurations {
                 var network = DenseNetwork(
                     widths: [64, 40, 10], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
                 network.kernels = kernels
                 let parameters = network.initialParameters(seed: 1)
                 let inputs = (0..<(batch * 64)).map { Double($0 % 17) / 17 - 0.5 }
                 let labels = (0..<batch).map { $0 % 10 }
-                let workspace = NetworkWorkspace(network: network, capacity: batch)
+                let workspace = NetworkWorkspace(network: network, capacity: batch, chunks: chunks)
                 var gradient = [Double](repeating: 0, count: network.parameterCount)
                 let repeats = max(200_000 / batch, 20)
                 let (forward, backward) = inputs.withUnsafeBufferPointer { x in
@@ -50,7 +53,8 @@ struct BenchNNCommand: ParsableCommand {
                     }
                 }
                 rows.append([
-                    "batch": "\(batch)", "kernels": kernels.rawValue, "forward_us": String(format: "%.1f", forward),
+                    "batch": "\(batch)", "kernels": kernels.rawValue, "threads": "\(chunks)",
+                    "forward_us": String(format: "%.1f", forward),
                     "forward_backward_us": String(format: "%.1f", backward),
                 ])
             }
@@ -58,12 +62,13 @@ struct BenchNNCommand: ParsableCommand {
         if json {
             try printJSON(rows)
         } else {
-            print("64-40-10 tanh network, one thread (µs per call)")
-            print("  batch  kernels       forward   forward+backward")
+            print("64-40-10 tanh network (µs per call; threads: row chunks of the forward pass)")
+            print("  batch  kernels       threads  forward   forward+backward")
             for row in rows {
                 print(
                     "  " + row["batch"]!.padding(toLength: 7, withPad: " ", startingAt: 0)
                         + row["kernels"]!.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + row["threads"]!.padding(toLength: 9, withPad: " ", startingAt: 0)
                         + row["forward_us"]!.padding(toLength: 10, withPad: " ", startingAt: 0) + row[
                             "forward_backward_us"]!)
             }

@@ -22,7 +22,7 @@ import Testing
         arguments: [
             (Activation.tanh, Loss.softmaxCrossEntropy), (.relu, .softmaxCrossEntropy), (.tanh, .squaredError),
             (.identity, .squaredError),
-        ], MatrixKernels.allCases)
+        ], [MatrixKernels.blas, .handWritten])
     func backpropMatchesCentralFiniteDifferences(pair: (Activation, Loss), kernels: MatrixKernels) {
         let (activation, loss) = pair
         var network = DenseNetwork(widths: [6, 5, 4, 3], activations: [activation, activation, .identity], loss: loss)
@@ -69,7 +69,7 @@ import Testing
         let parameters = network.initialParameters(seed: 5)
         let data = batchData(count: 33, width: 64, outputs: 10, seed: 2)
         var outputs: [[Double]] = []
-        for kernels in MatrixKernels.allCases {
+        for kernels in [MatrixKernels.blas, .handWritten] {
             network.kernels = kernels
             let workspace = NetworkWorkspace(network: network, capacity: 33)
             data.inputs.withUnsafeBufferPointer { x in
@@ -81,6 +81,100 @@ import Testing
         }
         // Different summation orders: agreement to rounding (sums of 64 terms of size ~1).
         #expect(zip(outputs[0], outputs[1]).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
+
+    @Test func rowChunksOnWorkerThreadsGiveTheSameLossAndOutputs() {
+        let network = DenseNetwork(widths: [64, 40, 10], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+        let parameters = network.initialParameters(seed: 7)
+        let count = 301  // not a multiple of the chunk count
+        let data = batchData(count: count, width: 64, outputs: 10, seed: 4)
+        var results: [(loss: Double, outputs: [Double])] = []
+        for (chunks, threads) in [(1, 1), (2, 2), (3, 3), (3, 1)] {
+            let workspace = NetworkWorkspace(network: network, capacity: count, chunks: chunks, threads: threads)
+            let loss = data.inputs.withUnsafeBufferPointer { x in
+                data.labels.withUnsafeBufferPointer { y in
+                    parameters.withUnsafeBufferPointer { p in
+                        // Repeated: the workers sleep and wake between calls, and must not mix them up.
+                        (0..<50).map { _ in
+                            network.loss(
+                                parameters: p, batch: Batch(inputs: x, labels: y, targets: nil, count: count),
+                                workspace: workspace)
+                        }
+                    }
+                }
+            }
+            #expect(Set(loss).count == 1, "the same call must give the same loss")
+            results.append((loss[0], Array(workspace.outputs(count: count))))
+        }
+        // Rows are computed alike in every chunking; only the loss's summation order differs.
+        #expect(results.allSatisfy { $0.outputs == results[0].outputs })
+        #expect(results.allSatisfy { abs($0.loss - results[0].loss) < 1e-14 * results[0].loss })
+        // Same chunks on one thread or three: bit for bit the same.
+        #expect(results[2].loss == results[3].loss)
+    }
+
+    @Test(arguments: [Loss.softmaxCrossEntropy, .squaredError])
+    func singlePrecisionForwardAgreesWithDoubleToFloatRounding(loss: Loss) {
+        var network = DenseNetwork(widths: [64, 40, 10], activations: [.tanh, .identity], loss: loss)
+        let parameters = network.initialParameters(seed: 9).map { $0 * 1.5 }
+        let count = 200
+        let data = batchData(count: count, width: 64, outputs: 10, seed: 8)
+        let singleInputs = data.inputs.map { Float($0) }
+        var results: [(loss: Double, outputs: [Double])] = []
+        for (kernels, provideSingle) in [(MatrixKernels.blas, false), (.blasSingle, false), (.blasSingle, true)] {
+            network.kernels = kernels
+            let workspace = NetworkWorkspace(network: network, capacity: count, chunks: 2)
+            let value = data.inputs.withUnsafeBufferPointer { x in
+                data.labels.withUnsafeBufferPointer { y in
+                    data.targets.withUnsafeBufferPointer { t in
+                        singleInputs.withUnsafeBufferPointer { single in
+                            parameters.withUnsafeBufferPointer { p in
+                                network.loss(
+                                    parameters: p,
+                                    batch: Batch(
+                                        inputs: x, labels: y, targets: t, count: count,
+                                        singleInputs: provideSingle ? single : nil),
+                                    workspace: workspace)
+                            }
+                        }
+                    }
+                }
+            }
+            results.append((value, Array(workspace.outputs(count: count))))
+        }
+        // Logits are sums of ~40 terms of size ~1 rounded to float (6e-8 each): 1e-5 is ample,
+        // and far below what separates two parameter vectors σ = 1e-3 apart.
+        for result in results.dropFirst() {
+            #expect(abs(result.loss - results[0].loss) < 1e-5 * max(results[0].loss, 1))
+            #expect(zip(result.outputs, results[0].outputs).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+        // Converting the inputs inside the pass or beforehand is the same computation.
+        #expect(results[1].loss == results[2].loss)
+    }
+
+    @Test func backpropWithSinglePrecisionKernelsRunsInDouble() {
+        var network = DenseNetwork(widths: [6, 5, 3], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+        let parameters = network.initialParameters(seed: 2)
+        let data = batchData(count: 9, width: 6, outputs: 3, seed: 5)
+        var gradients: [[Double]] = []
+        for kernels in [MatrixKernels.blas, .blasSingle] {
+            network.kernels = kernels
+            let workspace = NetworkWorkspace(network: network, capacity: 9)
+            var gradient = [Double](repeating: 0, count: network.parameterCount)
+            data.inputs.withUnsafeBufferPointer { x in
+                data.labels.withUnsafeBufferPointer { y in
+                    parameters.withUnsafeBufferPointer { p in
+                        gradient.withUnsafeMutableBufferPointer { g in
+                            _ = network.lossAndGradient(
+                                parameters: p, batch: Batch(inputs: x, labels: y, targets: nil, count: 9),
+                                workspace: workspace, gradient: g)
+                        }
+                    }
+                }
+            }
+            gradients.append(gradient)
+        }
+        #expect(gradients[0] == gradients[1])
     }
 
     @Test func crossEntropyOfUniformOutputsIsLogOfTheClassCount() {

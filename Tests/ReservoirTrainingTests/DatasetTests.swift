@@ -91,4 +91,35 @@ import Testing
         #expect(first.parameters == second.parameters)
         #expect(a.forward_passes <= 2000 && a.forward_passes > 1900)
     }
+
+    @Test func theBatchGrowsAsTSquaredToTheWholeSplit() {
+        var settings = TrainingSettings()
+        settings.task = "moons"
+        settings.budget = 10_000
+        settings.batch = 100
+        settings.finalBatch = 0
+        let split = DatasetSplit(Datasets.moons(seed: 3), seed: 3)
+        let training = DigitalTraining(settings: settings, split: split)
+        let all = split.train.count
+        #expect(training.batchSize(afterPasses: 0) == 100)
+        #expect(training.batchSize(afterPasses: 5_000) == 100 + Int((Double(all - 100) / 4).rounded()))
+        #expect(training.batchSize(afterPasses: 10_000) == all)
+        settings.finalBatch = nil
+        #expect(DigitalTraining(settings: settings, split: split).batchSize(afterPasses: 5_000) == 100)
+    }
+
+    @Test func theThreadCountDoesNotChangeTheResult() throws {
+        var settings = TrainingSettings()
+        settings.task = "moons"
+        settings.budget = 1_000
+        settings.batch = 150  // two chunks of 75 rows: the chunks run on two threads
+        settings.finalBatch = 0
+        let split = DatasetSplit(Datasets.moons(seed: 2), seed: 2)
+        let one = DigitalTraining(settings: settings, split: split, threads: 1)
+        let two = DigitalTraining(settings: settings, split: split, threads: 2)
+        let a = try one.run()
+        let b = try two.run()
+        #expect(one.parameters == two.parameters)
+        #expect(a.test_loss == b.test_loss)
+    }
 }
