@@ -73,3 +73,48 @@ public struct RingProbe {
         (samples + samplesPerBlock - 1) / samplesPerBlock
     }
 }
+
+/// Mean and spread of a run of ADC readings.
+public struct ReadingStatistics: Sendable, Equatable {
+    /// Mean reading, volts.
+    public var mean: Double
+    /// Standard deviation of one reading, volts.
+    public var standardDeviation: Double
+    /// Readings averaged.
+    public var count: Int
+    /// Standard error of the mean, σ/√n (white noise; correlated noise makes it optimistic).
+    public var standardError: Double { standardDeviation / Double(max(count, 1)).squareRoot() }
+}
+
+extension RingProbe {
+    /// Statistics of the raw ADC readings (volts, no detector model) with the DAC held at
+    /// `volts`: `settleSamples` discarded, then `samples` (rounded up to whole blocks).
+    /// Calibration works in these units: it must not assume the detector's curve.
+    public func readingStatistics(atVolts volts: Volts, settleSamples: Int, samples: Int) throws(DeviceError)
+        -> ReadingStatistics
+    {
+        try board.dac.hold(volts)
+        let stream = try board.adc.openStream(samplesPerBlock: samplesPerBlock)
+        defer { stream.close() }
+        let block = UnsafeMutableBufferPointer<Volts>.allocate(capacity: samplesPerBlock)
+        defer { block.deallocate() }
+        let settleBlocks = (settleSamples + samplesPerBlock - 1) / samplesPerBlock
+        for _ in 0..<settleBlocks { try stream.refill(block) }
+        let blockCount = max((samples + samplesPerBlock - 1) / samplesPerBlock, 1)
+        // Welford's running mean and variance: one pass, no cancellation.
+        var mean = 0.0
+        var squares = 0.0
+        var count = 0
+        for _ in 0..<blockCount {
+            try stream.refill(block)
+            for reading in block {
+                count += 1
+                let delta = reading.value - mean
+                mean += delta / Double(count)
+                squares += delta * (reading.value - mean)
+            }
+        }
+        return ReadingStatistics(
+            mean: mean, standardDeviation: (squares / Double(max(count - 1, 1))).squareRoot(), count: count)
+    }
+}

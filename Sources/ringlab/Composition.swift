@@ -55,13 +55,17 @@ enum Composition {
 extension Composition {
     /// A board from the board file at `path` with the backend it names: a twin (seeded, in
     /// lock-step unless given another clock) or, later, libiio hardware.
-    static func board(file path: String, seed: UInt64, clock: any BoardClock = ManualClock()) throws
-        -> (board: Board, twin: RingTwin?)
-    {
+    /// With `randomize`, a twin's hidden parameters are drawn from that seed
+    /// (`TwinParameters.randomized`); a hardware board refuses it.
+    static func board(
+        file path: String, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil
+    ) throws -> (board: Board, twin: RingTwin?) {
         let wiring = try DataFile.loadBoard(path)
         switch wiring.backend {
         case .twin(let parametersPath):
-            let twin = RingTwin(parameters: try loadTwinParameters(parametersPath), seed: seed, clock: clock)
+            var parameters = try loadTwinParameters(parametersPath)
+            if let randomize { parameters = parameters.randomized(seed: randomize) }
+            let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
             return (try twin.makeBoard(wiring: wiring), twin)
         case .iio(let uri):
             throw UnsupportedBackend(

@@ -7,7 +7,8 @@ struct Ringlab: ParsableCommand {
         commandName: "ringlab",
         abstract: "Controller for a magnonic-ring physical reservoir computer, and its simulated twin.",
         subcommands: [
-            TwinCommand.self, ReservoirCommand.self, RunCommand.self, TrainCommand.self, BenchCommand.self,
+            TwinCommand.self, CalibrateCommand.self, ReservoirCommand.self, RunCommand.self, TrainCommand.self,
+            BenchCommand.self,
             VersionCommand.self,
         ])
 }
