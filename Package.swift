@@ -55,7 +55,7 @@ let package = Package(
             ]),
         .target(
             name: "ReservoirCalibration",
-            dependencies: ["ReservoirHAL", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["ReservoirHAL", "ReservoirFiles", .product(name: "RealModule", package: "swift-numerics")]),
 
         .target(
             name: "NeuralNet",
@@ -100,6 +100,9 @@ let package = Package(
         .testTarget(
             name: "ReservoirControlTests",
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
+        .testTarget(
+            name: "ReservoirCalibrationTests",
+            dependencies: ["ReservoirHAL", "ReservoirCalibration", "ReservoirTwin", "ReservoirTesting", "ReservoirFiles"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "FastMathTests", dependencies: ["FastMath"]),
         .testTarget(

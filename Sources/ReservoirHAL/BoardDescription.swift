@@ -45,6 +45,9 @@ public struct BoardDescription: Sendable {
     public var source: String
     /// A short name for logs and run records.
     public var name: String
+    /// The device's serial number (`serial:`; "unknown" when the file has none): calibrations
+    /// are kept per serial, since two boxes of one design differ.
+    public var serial: String
     /// The backend the file selects.
     public var backend: Backend
     /// The converters' shared sample clock.
@@ -90,6 +93,7 @@ public struct BoardDescription: Sendable {
         let top = try ConfigMapping(root, file: source)
         self.source = source
         name = try top.string("name")
+        serial = try top.optionalString("serial") ?? "unknown"
         switch try top.choice("backend", from: ["twin", "iio"]) {
         case "twin":
             backend = .twin(parametersPath: Self.resolve(try top.string("twin_parameters"), relativeTo: source))

@@ -40,7 +40,7 @@ struct BenchLoopCommand: ParsableCommand {
             // Lock-step: the twin and the loop as fast as the CPU allows.
             let (lockBoard, _) = try Composition.board(
                 file: Composition.locateDefault(Composition.defaultBoardFile), seed: 1)
-            let settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: lockBoard))
+            let settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: lockBoard, quiet: true))
             let lockLoop = try DriveLoop(board: lockBoard, settings: settings)
             let started = ContinuousClock.now
             _ = RandomDriveRun.run(

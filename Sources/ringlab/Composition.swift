@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReservoirCalibration
 import ReservoirFiles
 import ReservoirHAL
 import ReservoirTwin
@@ -37,9 +38,9 @@ enum Composition {
 
     /// A lock-step twin board from the default board file, with the physics from `twinFile`
     /// (default: the one the board file names).
-    static func twinBoard(twinFile: String?, seed: UInt64, clock: any BoardClock = ManualClock()) throws(ConfigError)
-        -> (twin: RingTwin, board: Board, parametersFile: String)
-    {
+    static func twinBoard(
+        twinFile: String?, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil
+    ) throws(ConfigError) -> (twin: RingTwin, board: Board, parametersFile: String) {
         let wiring = try DataFile.loadBoard(locateDefault(defaultBoardFile))
         guard case .twin(let namedParameters) = wiring.backend else {
             throw ConfigError(
@@ -47,7 +48,9 @@ enum Composition {
                 expected: "\"twin\" for the default twin board")
         }
         let parametersFile = twinFile ?? namedParameters
-        let twin = RingTwin(parameters: try loadTwinParameters(parametersFile), seed: seed, clock: clock)
+        var parameters = try loadTwinParameters(parametersFile)
+        if let randomize { parameters = parameters.randomized(seed: randomize) }
+        let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
         return (twin, try twin.makeBoard(wiring: wiring), parametersFile)
     }
 }
@@ -73,14 +76,42 @@ extension Composition {
         }
     }
 
-    /// The operating point of a board: its calibration when one exists, else its board file's.
-    static func operatingPoint(of board: Board) throws -> BoardDescription.OperatingPoint {
-        guard let point = board.wiring.operatingPoint else {
+    /// Where calibrations live unless `--out` says otherwise.
+    static let defaultCalibrationRoot = "calibration"
+
+    /// The serial a board's calibrations are filed under: the board file's, marked for a
+    /// randomized twin (each draw is a different device).
+    static func serial(of board: Board, randomize: UInt64?) -> String {
+        randomize.map { "\(board.wiring.serial)-randomized-\($0)" } ?? board.wiring.serial
+    }
+
+    /// The operating point of a board: its current calibration's (bias, span, latency; the
+    /// feedback stays the board file's) when one exists, else its board file's. Says which on
+    /// stderr.
+    static func operatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
+        -> BoardDescription.OperatingPoint
+    {
+        let store = CalibrationStore(root: locateDefault(defaultCalibrationRoot))
+        let serial = serial(of: board, randomize: randomize)
+        let filed = board.wiring.operatingPoint
+        if let (record, path) = try store.current(board: board.wiring.name, serial: serial) {
+            if !quiet { FileHandle.standardError.write(Data("ringlab: using calibration \(path)\n".utf8)) }
+            return BoardDescription.OperatingPoint(
+                biasVolts: Volts(record.biasVolts), spanVolts: Volts(record.spanVolts),
+                latencySamples: record.latencySamples, feedback: filed?.feedback ?? 2.4)
+        }
+        guard let point = filed else {
             throw ConfigError(
                 file: board.wiring.source, field: "operating_point", problem: .missingField,
                 expected:
-                    "an operating point (bias_volts, span_volts, latency_samples, feedback) until the board is calibrated"
+                    "an operating point (bias_volts, span_volts, latency_samples, feedback), or a calibration (ringlab calibrate)"
             )
+        }
+        if !quiet {
+            FileHandle.standardError.write(
+                Data(
+                    "ringlab: uncalibrated (no calibration for \(board.wiring.name)/\(serial)); using the operating point of \(board.wiring.source)\n"
+                        .utf8))
         }
         return point
     }

@@ -34,10 +34,14 @@ struct ReservoirOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the task data, the mask and the twin's noise.")
     var seed: UInt64 = 1
 
+    @Option(name: .long, help: "Draw a twin's hidden parameters from this seed (see ringlab calibrate).")
+    var randomize: UInt64?
+
     /// Builds the loop for these options on a fresh board.
     func makeExperiment(feedback override: Double? = nil, biasVolts: Volts? = nil) throws -> ReservoirExperiment {
-        let (board, _) = try Composition.board(file: Composition.locateDefault(board), seed: seed)
-        var point = try Composition.operatingPoint(of: board)
+        let (board, _) = try Composition.board(
+            file: Composition.locateDefault(board), seed: seed, randomize: randomize)
+        var point = try Composition.operatingPoint(of: board, randomize: randomize)
         if let biasVolts { point.biasVolts = biasVolts }
         var settings = ReservoirSettings(operatingPoint: point)
         settings.nodes = nodes

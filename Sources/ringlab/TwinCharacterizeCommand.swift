@@ -17,12 +17,16 @@ struct TwinCharacterizeCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of the twin's noise.")
     var seed: UInt64 = 1
 
+    @Option(name: .long, help: "Draw the twin's hidden parameters from this seed (see ringlab calibrate).")
+    var randomize: UInt64?
+
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
         try reportingErrors {
-            let (twinModel, board, parametersFile) = try Composition.twinBoard(twinFile: twin, seed: seed)
+            let (twinModel, board, parametersFile) = try Composition.twinBoard(
+                twinFile: twin, seed: seed, randomize: randomize)
             let comparison = try TwinCharacterizationComparison.run(
                 twin: twinModel, board: board, progress: progressReporter("twin characterize"))
             if json {

@@ -55,7 +55,7 @@ import Testing
         #expect(error.field == "sample_rate_hz")
         #expect(error.problem == .invalidValue(found: "\"fast\""))
         #expect(error.expected == "a number from 1.0 to 1000000000.0")
-        #expect(error.line == 6)
+        #expect(error.line == 7)  // hardware/boards/twin.yaml: sample_rate_hz is on line 7
     }
 
     @Test func anOutOfRangeValueIsNamedWithTheRange() throws {

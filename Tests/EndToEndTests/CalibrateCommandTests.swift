@@ -1,0 +1,89 @@
+import Foundation
+import ReservoirTesting
+import Testing
+
+@Suite struct CalibrateCommandTests {
+    func temporaryFolder() -> String { NSTemporaryDirectory() + "ringlab-calibrate-\(UUID().uuidString)" }
+
+    @Test func aRandomizedTwinsCalibrationReportsMeasuredBesideTruth() throws {
+        let folder = temporaryFolder()
+        let report = try CommandRunner.ringlabJSON(["calibrate", "--randomize", "3", "--json", "--out", folder])
+        for key in ["latency_samples", "threshold_volts", "adc_offset_volts", "transfer_slope"] {
+            let pair = try #require(report[key] as? [String: Double], "\(key) is missing")
+            let measured = try #require(pair["measured"])
+            let truth = try #require(pair["truth"])
+            switch key {
+            case "latency_samples": #expect(measured == truth)
+            case "threshold_volts": #expect(abs(measured / truth - 1) < 0.01)
+            case "adc_offset_volts": #expect(abs(measured - truth) < 0.002)
+            default: #expect(abs(measured / truth - 1) < 0.05)
+            }
+        }
+        let file = try #require(report["file"] as? String)
+        #expect(file.hasPrefix("\(folder)/twin/default-randomized-3/") && file.hasSuffix("Z.json"))
+        let current = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/twin/default-randomized-3/current.json")))
+        #expect((current as? [String: String])?["file"] == (file as NSString).lastPathComponent)
+    }
+
+    @Test func verifyPassesOnTheSameDeviceAndNamesWhatMovedOnAnother() throws {
+        let folder = temporaryFolder()
+        _ = try CommandRunner.ringlabJSON(["calibrate", "--json", "--out", folder])
+        let same = try CommandRunner.ringlab(["calibrate", "--verify", "--seed", "2", "--out", folder])
+        #expect(same.status == 0, "\(same.standardError)")
+        // Another device under the same serial: the calibration no longer describes it.
+        let folderOfOther = "\(folder)/twin/default"
+        let currentName =
+            (try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(folderOfOther)/current.json")))
+            as! [String: String])["file"]!
+        let path = "\(folderOfOther)/\(currentName)"
+        var record =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var values = record["values"] as! [String: Any]
+        var threshold = values["threshold_volts"] as! [String: Any]
+        threshold["value"] = (threshold["value"] as! Double) * 1.03
+        values["threshold_volts"] = threshold
+        record["values"] = values
+        try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: path))
+        let moved = try CommandRunner.ringlab(["calibrate", "--verify", "--out", folder])
+        #expect(moved.status == 1)
+        let line = moved.standardOutput.split(separator: "\n").first { $0.contains("threshold_volts") } ?? ""
+        #expect(line.hasSuffix("MOVED"), "\(moved.standardOutput)")
+        #expect(
+            !moved.standardOutput.split(separator: "\n").contains {
+                $0.contains("latency_samples") && $0.hasSuffix("MOVED")
+            })
+    }
+
+    @Test func killingCalibrateNeverLeavesAPartialCalibration() throws {
+        let folder = temporaryFolder()
+        let device = "\(folder)/twin/default"
+        for attempt in 0..<8 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
+            process.arguments = ["calibrate", "--out", folder, "--seed", "\(attempt + 1)"]
+            process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+            process.standardOutput = Pipe()
+            process.standardError = Pipe()
+            try process.run()
+            Thread.sleep(forTimeInterval: 0.15 + 0.25 * Double(attempt))  // across the whole run
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: device)) ?? []).filter {
+                !$0.hasPrefix(".")
+            }
+            for file in files {
+                let data = try Data(contentsOf: URL(fileURLWithPath: "\(device)/\(file)"))
+                let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                #expect(object != nil, "\(file) is not a complete JSON object")
+                if file == "current.json" {
+                    let named = try #require(object?["file"] as? String)
+                    #expect(files.contains(named), "current.json names \(named), which is missing")
+                } else {
+                    #expect(object?["schemaVersion"] as? Int == 1 && object?["values"] != nil, "\(file) is partial")
+                }
+            }
+        }
+    }
+}
