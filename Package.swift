@@ -66,6 +66,14 @@ let package = Package(
             name: "PerturbativeTraining",
             dependencies: ["SeededRandom", .product(name: "RealModule", package: "swift-numerics")]),
 
+        // L3: twins fitted to calibrations (how a lab turns its ring into a twin).
+        .target(
+            name: "TwinFitting",
+            dependencies: [
+                "ReservoirHAL", "ReservoirTwin", "ReservoirCalibration",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]),
+
         // L3: models, datasets, runs.
         .target(
             name: "ReservoirTraining",
@@ -83,7 +91,7 @@ let package = Package(
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
                 "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TwinFitting", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
@@ -102,7 +110,10 @@ let package = Package(
             dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
         .testTarget(
             name: "ReservoirCalibrationTests",
-            dependencies: ["ReservoirHAL", "ReservoirCalibration", "ReservoirTwin", "ReservoirTesting", "ReservoirFiles"]),
+            dependencies: [
+                "ReservoirHAL", "ReservoirCalibration", "ReservoirTwin", "ReservoirTesting", "ReservoirFiles",
+                "TwinFitting",
+            ]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "FastMathTests", dependencies: ["FastMath"]),
         .testTarget(

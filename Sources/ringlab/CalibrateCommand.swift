@@ -4,6 +4,7 @@ import ReservoirCalibration
 import ReservoirFiles
 import ReservoirHAL
 import ReservoirTwin
+import TwinFitting
 
 /// `ringlab calibrate`: measures the device through its board, as it would measure hardware.
 struct CalibrateCommand: ParsableCommand {
@@ -21,6 +22,17 @@ struct CalibrateCommand: ParsableCommand {
         name: .long, help: "Draw a twin's hidden parameters from this seed (latency, offsets, gains, curve, noise).")
     var randomize: UInt64?
 
+    @Option(name: .long, help: "A twin board's parameter file, instead of the one the board file names.")
+    var twin: String?
+
+    @Option(name: .customLong("fit-twin"), help: "Fit twin parameters to this calibration and write them to this file.")
+    var fitTwin: String?
+
+    @Option(
+        name: .customLong("twin-template"),
+        help: "The twin parameter file whose model --fit-twin fits (default: hardware/twin/ring-default.yaml).")
+    var twinTemplate: String?
+
     @Option(name: .long, help: "Calibration folder (default: calibration/ of this installation).")
     var out: String?
 
@@ -36,7 +48,8 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let boardFile = Composition.locateDefault(board)
-            let (device, twin) = try Composition.board(file: boardFile, seed: seed, randomize: randomize)
+            let (device, twin) = try Composition.board(
+                file: boardFile, seed: seed, randomize: randomize, twinFile: self.twin)
             let store = CalibrationStore(root: out ?? Composition.locateDefault(Composition.defaultCalibrationRoot))
             let serial = Composition.serial(of: device, randomize: randomize)
             let previous = verify ? try store.current(board: device.wiring.name, serial: serial) : nil
@@ -58,6 +71,20 @@ struct CalibrateCommand: ParsableCommand {
                 }
                 if drifts.contains(where: { !$0.withinTolerance }) { throw ExitCode(1) }
                 return
+            }
+            if let fitTwin {
+                let templateFile = twinTemplate ?? Composition.locateDefault(Composition.defaultTwinFile)
+                let fitted = try TwinFit.fit(
+                    calibration: result, template: try Composition.loadTwinParameters(templateFile),
+                    wiring: device.wiring, seed: seed)
+                try DataFile.writeAtomically(
+                    fitted.yaml(
+                        header: """
+                            Twin parameters fitted by `ringlab calibrate --fit-twin` to \(device.wiring.name)/\(serial)
+                            (board file \(device.wiring.source), seed \(seed), \(ISO8601DateFormatter().string(from: started))),
+                            on the model of \(templateFile). docs/calibration.md says what is fitted and how.
+                            """), to: fitTwin)
+                if !json { print("fitted twin written to \(fitTwin)") }
             }
             var savedPath: String?
             if !noSave {

@@ -60,13 +60,15 @@ extension Composition {
     /// lock-step unless given another clock) or, later, libiio hardware.
     /// With `randomize`, a twin's hidden parameters are drawn from that seed
     /// (`TwinParameters.randomized`); a hardware board refuses it.
+    /// `twinFile` replaces the twin parameter file the board file names.
     static func board(
-        file path: String, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil
+        file path: String, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil,
+        twinFile: String? = nil
     ) throws -> (board: Board, twin: RingTwin?) {
         let wiring = try DataFile.loadBoard(path)
         switch wiring.backend {
         case .twin(let parametersPath):
-            var parameters = try loadTwinParameters(parametersPath)
+            var parameters = try loadTwinParameters(twinFile ?? parametersPath)
             if let randomize { parameters = parameters.randomized(seed: randomize) }
             let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
             return (try twin.makeBoard(wiring: wiring), twin)
