@@ -55,7 +55,10 @@ let package = Package(
             ]),
         .target(
             name: "ReservoirCalibration",
-            dependencies: ["ReservoirHAL", "ReservoirFiles", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: [
+                "ReservoirHAL", "ReservoirFiles", "ReservoirControl", "SeededRandom",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]),
 
         .target(
             name: "NeuralNet",

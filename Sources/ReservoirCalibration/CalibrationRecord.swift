@@ -41,7 +41,7 @@ public struct CalibrationRecord: Sendable, Equatable {
         "adc_offset_volts": "V", "noise_floor_volts": "V", "threshold_volts": "V", "latency_samples": "samples",
         "relaxation_seconds": "s", "relaxation_drive_volts": "V", "bias_volts": "V", "span_volts": "V",
         "transfer_slope": "V/V", "state_noise_volts": "V", "reference_volts": "V", "drift_volts": "V",
-        "hysteresis_volts": "V",
+        "hysteresis_volts": "V", "evaluation_noise": "1", "evaluation_signal": "1",
     ]
     static let optionalValues: Set<String> = ["relaxation_seconds"]
 
@@ -61,6 +61,8 @@ public struct CalibrationRecord: Sendable, Equatable {
             "reference_volts": result.referenceVolts,
             "drift_volts": Estimate(result.driftVolts, uncertainty: result.referenceVolts.uncertainty * 2, unit: "V"),
             "hysteresis_volts": Estimate(result.hysteresisVolts, uncertainty: 0, unit: "V"),
+            "evaluation_noise": result.evaluationNoise,
+            "evaluation_signal": Estimate(result.evaluationSignal, uncertainty: 0, unit: "1"),
         ]
         if let relaxation = result.relaxationSeconds { values["relaxation_seconds"] = relaxation }
         self.values = values

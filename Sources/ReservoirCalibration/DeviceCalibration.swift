@@ -49,6 +49,11 @@ public struct DeviceCalibrationResult: Sendable {
     /// The reading's standard deviation at the operating point over one node's samples: the
     /// noise a PGT loss inherits (its σ calibration starts here).
     public var stateNoiseVolts: Estimate
+    /// The spread of the drive loop's node states over repeated evaluations of one input
+    /// sequence (normalized state units), and the states' own spread: the noise a PGT loss
+    /// inherits, for its σ calibration.
+    public var evaluationNoise: Estimate
+    public var evaluationSignal: Double
     /// The reference reading at the operating point at the start and the end of the run.
     public var referenceVolts: Estimate
     public var driftVolts: Double
@@ -155,6 +160,14 @@ public struct DeviceCalibration {
         progress("state noise at the operating point")
         let state = try probe.readingStatistics(atVolts: Volts(bias), settleSamples: settleSamples, samples: 20_000)
 
+        progress("evaluation noise (repeated drive-loop runs of one input)")
+        let evaluation = try EvaluationNoise().run(
+            board: board,
+            operatingPoint: BoardDescription.OperatingPoint(
+                biasVolts: Volts(bias), spanVolts: Volts(spanVolts), latencySamples: latency.latencySamples,
+                feedback: board.wiring.operatingPoint?.feedback ?? 0))
+        try board.enableRing()
+
         progress("drift check")
         let after = try probe.readingStatistics(atVolts: Volts(bias), settleSamples: settleSamples, samples: 20_000)
 
@@ -165,6 +178,7 @@ public struct DeviceCalibration {
             stateNoiseVolts: Estimate(
                 state.standardDeviation, uncertainty: state.standardDeviation / Double(2 * state.count).squareRoot(),
                 unit: "V"),
+            evaluationNoise: evaluation.noise, evaluationSignal: evaluation.signal,
             referenceVolts: Estimate(before.mean, uncertainty: before.standardError, unit: "V"),
             driftVolts: after.mean - before.mean)
     }

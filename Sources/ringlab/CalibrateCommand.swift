@@ -215,6 +215,8 @@ struct CalibrationReport {
         object["hysteresis_volts"] = AnyEncodable(result.hysteresisVolts)
         object["state_noise_volts"] = AnyEncodable(result.stateNoiseVolts)
         object["drift_volts"] = AnyEncodable(result.driftVolts)
+        object["evaluation_noise"] = AnyEncodable(result.evaluationNoise)
+        object["evaluation_signal"] = AnyEncodable(result.evaluationSignal)
         return object
     }
 
@@ -242,6 +244,10 @@ struct CalibrationReport {
             ))
         lines.append(String(format: "  hysteresis                  %.4f V", result.hysteresisVolts))
         lines.append(String(format: "  state noise                 %.3g V rms", result.stateNoiseVolts.value))
+        lines.append(
+            String(
+                format: "  evaluation noise            %.3g (states' spread %.3g; repeated drive-loop runs)",
+                result.evaluationNoise.value, result.evaluationSignal))
         lines.append(String(format: "  drift over the run          %+.4f V", result.driftVolts))
         return lines.joined(separator: "\n")
     }
