@@ -248,3 +248,50 @@ public struct LineFit: Sendable {
         residualStandardDeviation = x.count > 2 ? (residuals / (n - 2)).squareRoot() : 0
     }
 }
+
+/// The figures `ringlab calibrate --verify` re-measures.
+public struct Verification: Sendable {
+    public var adcOffsetVolts: Estimate
+    public var thresholdVolts: Estimate
+    public var latencySamples: Int
+    public var transferSlope: Estimate
+}
+
+extension DeviceCalibration {
+    /// Re-measures what the drive loop depends on — ADC offset, threshold, latency, slope at the
+    /// recorded operating point — reusing the recorded transfer curve to place the threshold's
+    /// fine sweep instead of sweeping the whole range again. Leaves the board safe.
+    public func verify(board: Board, recorded: CalibrationRecord, progress: (String) -> Void = { _ in }) throws
+        -> Verification
+    {
+        defer { try? board.enterSafeState() }
+        let probe = RingProbe(
+            board: board,
+            readout: PowerReadout(adcGainError: 0, adcOffsetVolts: 0, diodeMaxVolts: 1, diodePowerScale: 1))
+        progress("offset (amplifier disabled)")
+        try board.enterSafeState()
+        let dark = try probe.readingStatistics(
+            atVolts: board.wiring.safeVolts, settleSamples: settleSamples, samples: baselineSamples)
+        var offset = Estimate(dark.mean, uncertainty: dark.standardError, unit: "V")
+        try board.enableRing()
+        progress("threshold")
+        let lsb = board.wiring.adc.format.leastSignificantBit.value
+        var threshold = try ThresholdFromTransfer().run(
+            probe: probe, transfer: recorded.transferCurve, offsetVolts: dark.mean)
+        if dark.mean < 3 * dark.standardDeviation + 2 * lsb {
+            progress("offset from the ring's noise below threshold")
+            offset = try OffsetFromRingNoise().run(
+                probe: probe, driveVolts: Volts(threshold.value - noiseProbeBelowThresholdVolts))
+            threshold = try ThresholdFromTransfer().run(
+                probe: probe, transfer: recorded.transferCurve, offsetVolts: offset.value)
+        }
+        progress("latency (PRBS)")
+        let latency = try LatencyMeasurement().run(
+            board: board, centerVolts: Volts(recorded.biasVolts), amplitudeVolts: Volts(recorded.spanVolts / 2))
+        progress("transfer slope")
+        let slope = try localSlope(probe, at: recorded.biasVolts, halfWidth: 0.02)
+        return Verification(
+            adcOffsetVolts: offset, thresholdVolts: threshold, latencySamples: latency.latencySamples,
+            transferSlope: slope)
+    }
+}

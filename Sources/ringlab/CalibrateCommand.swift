@@ -58,11 +58,10 @@ struct CalibrateCommand: ParsableCommand {
                     "no calibration of \(device.wiring.name)/\(serial) in \(store.root) to verify against: run ringlab calibrate first"
                 )
             }
-            let started = Date()
-            let result = try DeviceCalibration().run(board: device, progress: progressReporter("calibrate"))
-            let report = CalibrationReport(result: result, truth: twin?.parameters)
             if let (record, path) = previous {
-                let drifts = CalibrationDrift.compare(record: record, now: result)
+                let now = try DeviceCalibration().verify(
+                    board: device, recorded: record, progress: progressReporter("calibrate --verify"))
+                let drifts = CalibrationDrift.compare(record: record, now: now)
                 if json {
                     try printJSON(drifts.map(\.json))
                 } else {
@@ -72,6 +71,9 @@ struct CalibrateCommand: ParsableCommand {
                 if drifts.contains(where: { !$0.withinTolerance }) { throw ExitCode(1) }
                 return
             }
+            let started = Date()
+            let result = try DeviceCalibration().run(board: device, progress: progressReporter("calibrate"))
+            let report = CalibrationReport(result: result, truth: twin?.parameters)
             if let fitTwin {
                 let templateFile = twinTemplate ?? Composition.locateDefault(Composition.defaultTwinFile)
                 let fitted = try TwinFit.fit(
@@ -150,7 +152,7 @@ struct CalibrationDrift {
 
     /// The checks of `--verify`: the figures the drive loop depends on, with the tolerances of
     /// issue 5's acceptance (latency exact, threshold 1 %, ADC offset 2 mV, slope 5 %).
-    static func compare(record: CalibrationRecord, now: DeviceCalibrationResult) -> [CalibrationDrift] {
+    static func compare(record: CalibrationRecord, now: Verification) -> [CalibrationDrift] {
         func value(_ key: String) -> Double { record.values[key]?.value ?? .nan }
         return [
             CalibrationDrift(
