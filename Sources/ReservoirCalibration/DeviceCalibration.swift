@@ -91,16 +91,12 @@ public struct DeviceCalibration {
     /// Runs every routine; `progress` hears each stage's name as it starts.
     public func run(board: Board, progress: (String) -> Void = { _ in }) throws -> DeviceCalibrationResult {
         defer { try? board.enterSafeState() }
-        let probe = RingProbe(
-            board: board,
-            readout: PowerReadout(
-                adcGainError: 0, adcOffsetVolts: 0, diodeMaxVolts: 1, diodePowerScale: 1))
+        let probe = RingProbe(rawReadingsOf: board)
 
         progress("offset and noise floor (amplifier disabled)")
         try board.enterSafeState()
         let dark = try probe.readingStatistics(
             atVolts: board.wiring.safeVolts, settleSamples: settleSamples, samples: baselineSamples)
-        var offset = Estimate(dark.mean, uncertainty: dark.standardError, unit: "V")
         let noise = Estimate(
             dark.standardDeviation, uncertainty: dark.standardDeviation / Double(2 * dark.count).squareRoot(),
             unit: "V")
@@ -110,18 +106,7 @@ public struct DeviceCalibration {
         let transfer = try sweep(probe)
         let hysteresis = transfer.map { abs($0.upVolts - $0.downVolts) }.max() ?? 0
 
-        progress("threshold")
-        var threshold = try ThresholdFromTransfer().run(probe: probe, transfer: transfer, offsetVolts: dark.mean)
-        // A dark mean within a few noise widths of code 0 is clipped by the unipolar ADC (a
-        // negative offset reads as 0): measure the offset from the ring's noise instead, then
-        // refit the threshold against it.
-        let lsb = board.wiring.adc.format.leastSignificantBit.value
-        if dark.mean < 3 * dark.standardDeviation + 2 * lsb {
-            progress("offset from the ring's noise below threshold")
-            offset = try OffsetFromRingNoise().run(
-                probe: probe, driveVolts: Volts(threshold.value - noiseProbeBelowThresholdVolts))
-            threshold = try ThresholdFromTransfer().run(probe: probe, transfer: transfer, offsetVolts: offset.value)
-        }
+        let (offset, threshold) = try offsetAndThreshold(probe, dark: dark, transfer: transfer, progress: progress)
 
         let range = board.wiring.driveRange
         var bias = threshold.value + biasAboveThresholdVolts
@@ -265,26 +250,14 @@ extension DeviceCalibration {
         -> Verification
     {
         defer { try? board.enterSafeState() }
-        let probe = RingProbe(
-            board: board,
-            readout: PowerReadout(adcGainError: 0, adcOffsetVolts: 0, diodeMaxVolts: 1, diodePowerScale: 1))
+        let probe = RingProbe(rawReadingsOf: board)
         progress("offset (amplifier disabled)")
         try board.enterSafeState()
         let dark = try probe.readingStatistics(
             atVolts: board.wiring.safeVolts, settleSamples: settleSamples, samples: baselineSamples)
-        var offset = Estimate(dark.mean, uncertainty: dark.standardError, unit: "V")
         try board.enableRing()
-        progress("threshold")
-        let lsb = board.wiring.adc.format.leastSignificantBit.value
-        var threshold = try ThresholdFromTransfer().run(
-            probe: probe, transfer: recorded.transferCurve, offsetVolts: dark.mean)
-        if dark.mean < 3 * dark.standardDeviation + 2 * lsb {
-            progress("offset from the ring's noise below threshold")
-            offset = try OffsetFromRingNoise().run(
-                probe: probe, driveVolts: Volts(threshold.value - noiseProbeBelowThresholdVolts))
-            threshold = try ThresholdFromTransfer().run(
-                probe: probe, transfer: recorded.transferCurve, offsetVolts: offset.value)
-        }
+        let (offset, threshold) = try offsetAndThreshold(
+            probe, dark: dark, transfer: recorded.transferCurve, progress: progress)
         progress("latency (PRBS)")
         let latency = try LatencyMeasurement().run(
             board: board, centerVolts: Volts(recorded.biasVolts), amplitudeVolts: Volts(recorded.spanVolts / 2))
@@ -293,5 +266,24 @@ extension DeviceCalibration {
         return Verification(
             adcOffsetVolts: offset, thresholdVolts: threshold, latencySamples: latency.latencySamples,
             transferSlope: slope)
+    }
+
+    /// The threshold against the dark mean; when that mean is within a few noise widths of code
+    /// 0 the unipolar ADC has clipped it (a negative offset reads as 0), so the offset comes
+    /// from the ring's noise instead and the threshold is refitted against it. The ring must
+    /// be enabled; `transfer` places the threshold's fine sweep.
+    func offsetAndThreshold(
+        _ probe: RingProbe, dark: ReadingStatistics, transfer: [TransferPoint], progress: (String) -> Void
+    ) throws -> (offset: Estimate, threshold: Estimate) {
+        progress("threshold")
+        let threshold = try ThresholdFromTransfer().run(probe: probe, transfer: transfer, offsetVolts: dark.mean)
+        let lsb = probe.board.wiring.adc.format.leastSignificantBit.value
+        guard dark.mean < 3 * dark.standardDeviation + 2 * lsb else {
+            return (Estimate(dark.mean, uncertainty: dark.standardError, unit: "V"), threshold)
+        }
+        progress("offset from the ring's noise below threshold")
+        let offset = try OffsetFromRingNoise().run(
+            probe: probe, driveVolts: Volts(threshold.value - noiseProbeBelowThresholdVolts))
+        return (offset, try ThresholdFromTransfer().run(probe: probe, transfer: transfer, offsetVolts: offset.value))
     }
 }

@@ -18,6 +18,14 @@ public struct RingProbe {
         self.readout = readout
     }
 
+    /// A probe for routines that work on raw ADC volts (`readingStatistics`, calibration), which
+    /// know no detector curve yet; its `meanPower` is only a monotone stand-in.
+    public init(rawReadingsOf board: Board) {
+        self.init(
+            board: board,
+            readout: PowerReadout(adcGainError: 0, adcOffsetVolts: 0, diodeMaxVolts: 1, diodePowerScale: 1))
+    }
+
     /// Mean circulating power with the DAC held at `volts`: `settleSamples` are discarded,
     /// then `samples` are averaged (rounded up to whole blocks).
     public func meanPower(atVolts volts: Volts, settleSamples: Int, samples: Int) throws(DeviceError) -> Double {

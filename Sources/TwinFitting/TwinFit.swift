@@ -128,9 +128,7 @@ public enum TwinFit {
         let twin = RingTwin(parameters: parameters, seed: seed)
         let board = try twin.makeBoard(wiring: wiring)
         defer { try? board.enterSafeState() }
-        let probe = RingProbe(
-            board: board,
-            readout: PowerReadout(adcGainError: 0, adcOffsetVolts: 0, diodeMaxVolts: 1, diodePowerScale: 1))
+        let probe = RingProbe(rawReadingsOf: board)
         try board.enterSafeState()
         let darkStatistics = try probe.readingStatistics(
             atVolts: wiring.safeVolts, settleSamples: 2_000, samples: 40_000)
