@@ -224,10 +224,8 @@ public struct CalibrationRecord: Sendable, Equatable {
                     upVolts: try number(point, "upVolts", "\(path).upVolts"),
                     downVolts: try number(point, "downVolts", "\(path).downVolts")))
         }
-        var record = CalibrationRecord(
+        return CalibrationRecord(
             boardName: name, boardSerial: serial, provenance: provenance, values: values, transferCurve: points)
-        record.values = values
-        return record
     }
 
     init(
