@@ -80,7 +80,9 @@ let package = Package(
         // L3: models, datasets, runs.
         .target(
             name: "ReservoirTraining",
-            dependencies: ["NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles"]),
+            dependencies: [
+                "NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles", "ReservoirHAL", "ReservoirControl",
+            ]),
 
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(name: "CMallocCounter"),
@@ -122,7 +124,8 @@ let package = Package(
         .testTarget(
             name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
         .testTarget(
-            name: "ReservoirTrainingTests", dependencies: ["ReservoirTraining", "NeuralNet", "ReservoirTesting"]),
+            name: "ReservoirTrainingTests",
+            dependencies: ["ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

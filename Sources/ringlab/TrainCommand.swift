@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PerturbativeTraining
+import ReservoirControl
 import ReservoirTraining
 
 /// `ringlab train`: trains a digital network by PGT, backprop or SPSA on a forward-pass budget.
@@ -88,6 +89,15 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Continue the run in this folder from its last checkpoint.")
     var resume: String?
 
+    @Option(name: .long, help: "Board file (--model ring).")
+    var board = Composition.defaultBoardFile
+
+    @Option(name: .long, help: "Virtual nodes N of the ring (--model ring; default: the loop's).")
+    var nodes: Int?
+
+    @Option(name: .long, help: "Feedback η of the drive loop (--model ring; default 0: samples are independent).")
+    var feedback: Double?
+
     @Option(
         name: .long,
         help: "Threads for the forward passes (default: one per core, up to 2). Results do not depend on it.")
@@ -97,8 +107,16 @@ struct TrainCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard model == "mlp" else {
-            throw ValidationError("--model must be mlp (the ring model is not built yet); found \(model)")
+        guard model == "mlp" || model == "ring" else {
+            throw ValidationError("--model must be mlp or ring; found \(model)")
+        }
+        if model == "ring" {
+            guard mode == "readout" else {
+                throw ValidationError(
+                    "--model ring takes --mode readout so far (pgt and pgt-hybrid on the ring are not built yet); found \(mode)"
+                )
+            }
+            return
         }
         guard TrainingSettings.Mode(rawValue: mode) != nil else {
             throw ValidationError("--mode must be pgt, backprop or spsa; found \(mode)")
@@ -133,6 +151,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if model == "ring" {
+            try runRingReadout()
+            return
+        }
         let summary = try reportingErrors { () throws -> TrainingSummary in
             var settings: TrainingSettings
             let directory: RunDirectory?
@@ -183,6 +205,37 @@ struct TrainCommand: ParsableCommand {
                     format: "%@ on %@: test accuracy %.4f after %d forward passes (%.1f s, seed %llu)", summary.mode,
                     summary.task,
                     summary.test_accuracy, summary.forward_passes, summary.seconds, summary.seed))
+        }
+    }
+
+    /// `--model ring --mode readout`: a fixed random mask, the ring through the drive loop on
+    /// the board, ridge readouts (classic reservoir computing; the baseline of issue 6).
+    func runRingReadout() throws {
+        try reportingErrors {
+            let started = Date()
+            let split = DatasetSplit(try Self.dataset(task, seed: seed), seed: seed)
+            let (device, _) = try Composition.board(file: Composition.locateDefault(board), seed: seed)
+            var settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: device))
+            if let nodes { settings.nodes = nodes }
+            // Samples of a static task are independent: the loop's feedback would carry one
+            // sample's state into the next.
+            settings.feedback = feedback ?? 0
+            let loop = try DriveLoop(board: device, settings: settings)
+            let result = try RingReadoutTraining(
+                loop: loop, inputScale: ReservoirExperiment.defaultInputScale, seed: seed
+            ).run(split: split)
+            let summary = RingReadoutSummary(
+                test_accuracy: result.testAccuracy, train_accuracy: result.trainAccuracy,
+                forward_passes: result.samplesStreamed, seconds: Date().timeIntervalSince(started), mode: "readout",
+                seed: seed, task: task, nodes: settings.nodes)
+            if json {
+                try printJSON(summary)
+            } else {
+                print(
+                    String(
+                        format: "ring readout on %@: test accuracy %.4f (train %.4f), N = %d, %.1f s, seed %llu",
+                        task, result.testAccuracy, result.trainAccuracy, settings.nodes, summary.seconds, seed))
+            }
         }
     }
 
@@ -278,4 +331,17 @@ enum TrainingDefaults {
         configuration.learningRate = learningRate
         return configuration
     }
+}
+
+/// What `ringlab train --model ring --mode readout --json` prints.
+struct RingReadoutSummary: Encodable {
+    var test_accuracy: Double
+    var train_accuracy: Double
+    var forward_passes: Int
+    var seconds: Double
+    var mode: String
+    var seed: UInt64
+    var task: String
+    var nodes: Int
+
 }
