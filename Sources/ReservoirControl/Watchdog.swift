@@ -1,4 +1,5 @@
 import CRealtime
+import Dispatch
 import ReservoirHAL
 import Synchronization
 
@@ -15,6 +16,9 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     private let timeoutNanoseconds: Int64
     private nonisolated(unsafe) let board: Board
     private var thread: pthread_t?
+    /// Signalled by `stop`, so the thread wakes at once instead of at its next poll (a run
+    /// of a few dozen periods would otherwise wait up to a poll interval to end).
+    private let wake = DispatchSemaphore(value: 0)
 
     init(board: Board, timeout: Duration) {
         self.board = board
@@ -44,8 +48,11 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     /// Stops watching and waits for the thread.
     func stop() {
         running.store(false, ordering: .releasing)
+        wake.signal()
         if let thread { pthread_join(thread, nil) }
         thread = nil
+        // A thread that fired and returned never took the signal: drain it for the next start.
+        while wake.wait(timeout: .now()) == .success {}
     }
 
     private func watch() {
@@ -55,7 +62,7 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
         // so that stopping the watchdog never waits long.
         let poll = min(max(timeoutNanoseconds / 4, 100_000), 10_000_000)
         while running.load(ordering: .acquiring) {
-            _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + poll)
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(poll)))
             let beat = heartbeat.load(ordering: .relaxed)
             let now = rt_monotonic_nanoseconds()
             if beat != lastBeat {

@@ -111,9 +111,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--model must be mlp or ring; found \(model)")
         }
         if model == "ring" {
-            guard mode == "readout" else {
+            guard mode == "readout" || mode == "pgt-hybrid" else {
                 throw ValidationError(
-                    "--model ring takes --mode readout so far (pgt and pgt-hybrid on the ring are not built yet); found \(mode)"
+                    "--model ring takes --mode readout or pgt-hybrid so far (pgt on the ring is not built yet); found \(mode)"
                 )
             }
             return
@@ -221,6 +221,29 @@ struct TrainCommand: ParsableCommand {
             // sample's state into the next.
             settings.feedback = feedback ?? 0
             let loop = try DriveLoop(board: device, settings: settings)
+            if mode == "pgt-hybrid" {
+                var hybrid = RingHybridTraining.Settings()
+                hybrid.budget = budget
+                hybrid.batch = batch ?? 32
+                hybrid.seed = seed
+                if let lr { hybrid.preLearningRate = lr }
+                if sigma != TrainingDefaults.sigma { hybrid.sigma = sigma }
+                let training = RingHybridTraining(loop: loop, split: split, settings: hybrid)
+                let accuracy = try training.run()
+                let summary = RingReadoutSummary(
+                    test_accuracy: accuracy, train_accuracy: .nan, forward_passes: training.forwardPasses,
+                    seconds: Date().timeIntervalSince(started), mode: mode, seed: seed, task: task,
+                    nodes: settings.nodes)
+                if json {
+                    try printJSON(summary)
+                } else {
+                    print(
+                        String(
+                            format: "ring pgt-hybrid on %@: test accuracy %.4f after %d forward passes, N = %d, %.1f s",
+                            task, accuracy, training.forwardPasses, settings.nodes, summary.seconds))
+                }
+                return
+            }
             let result = try RingReadoutTraining(
                 loop: loop, inputScale: ReservoirExperiment.defaultInputScale, seed: seed
             ).run(split: split)

@@ -26,3 +26,28 @@ import Testing
         #expect(again.testAccuracy == first.testAccuracy && again.trainAccuracy == first.trainAccuracy)
     }
 }
+
+@Suite struct RingHybridTests {
+    /// PGT through the ring: on two-moons the trained pre-layer beats the fixed mask it starts
+    /// from (same budget, same readout training; only the pre-layer's rate differs).
+    @Test func aPreLayerTrainedByPGTThroughTheRingBeatsTheFixedMask() throws {
+        func accuracy(preLearningRate: Double) throws -> Double {
+            let (_, board) = try TwinFixtures.twinBoard(seed: 1)
+            var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
+            loopSettings.feedback = 0
+            var settings = RingHybridTraining.Settings()
+            settings.budget = 3_000
+            settings.preLearningRate = preLearningRate
+            let training = RingHybridTraining(
+                loop: try DriveLoop(board: board, settings: loopSettings),
+                split: DatasetSplit(Datasets.moons(seed: 1), seed: 1), settings: settings)
+            let result = try training.run()
+            #expect(training.forwardPasses == 3_000)
+            return result
+        }
+        let fixed = try accuracy(preLearningRate: 0)
+        let trained = try accuracy(preLearningRate: 0.03)
+        #expect(trained > 0.97, "PGT-trained: \(trained)")
+        #expect(trained > fixed + 0.03, "PGT-trained \(trained) against the fixed mask \(fixed)")
+    }
+}
