@@ -21,7 +21,7 @@ public final class RingHybridTraining {
         public var batch = 32
         /// Forward passes to spend (each streams one batch through the ring).
         public var budget = 2_000
-        public var preLearningRate = 0.03
+        public var preLearningRate = 0.003
         public var readoutLearningRate = 0.01
         /// σ of the pre-layer's perturbations, in drive units per parameter.
         public var sigma = 0.02
