@@ -20,7 +20,7 @@ build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
 demo: build
-	$(RINGLAB) twin characterize
+	$(RINGLAB) demo
 
 test: deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests

@@ -1,0 +1,18 @@
+import Foundation
+import ReservoirTesting
+import Testing
+
+@Suite struct DemoCommandTests {
+    @Test func theDemoPrintsBothModesWithTheirFigures() throws {
+        let outcome = try CommandRunner.ringlab(["demo", "--budget", "400"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let lines = outcome.standardOutput.split(separator: "\n")
+        for mode in ["readout", "pgt-hybrid"] {
+            let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(mode + " ") })
+            let fields = row.split(separator: " ")
+            let accuracy = try #require(Double(fields[1]))
+            #expect(accuracy > 0.5 && accuracy <= 1, "\(row)")
+            #expect(Int(fields[2]) == (mode == "readout" ? 1797 : 400), "\(row)")
+        }
+    }
+}
