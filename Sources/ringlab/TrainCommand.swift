@@ -231,7 +231,8 @@ struct TrainCommand: ParsableCommand {
                 let training = RingHybridTraining(loop: loop, split: split, settings: hybrid)
                 let accuracy = try training.run()
                 let summary = RingReadoutSummary(
-                    test_accuracy: accuracy, train_accuracy: .nan, forward_passes: training.forwardPasses,
+                    test_accuracy: accuracy, train_accuracy: try training.accuracy(split.train),
+                    forward_passes: training.forwardPasses,
                     seconds: Date().timeIntervalSince(started), mode: mode, seed: seed, task: task,
                     nodes: settings.nodes)
                 if json {

@@ -15,4 +15,16 @@ import Testing
             #expect(Int(fields[2]) == (mode == "readout" ? 1797 : 400), "\(row)")
         }
     }
+
+    @Test(arguments: ["readout", "pgt-hybrid"])
+    func theRingModelsJSONHasTheSummaryKeys(mode: String) throws {
+        let summary = try CommandRunner.ringlabJSON(
+            ["train", "--model", "ring", "--mode", mode, "--budget", "100", "--task", "moons", "--json"])
+        for key in ["test_accuracy", "train_accuracy", "seconds"] {
+            let value = try #require(summary[key] as? Double, "\(key) is missing")
+            #expect(value.isFinite && value >= 0)
+        }
+        #expect(summary["mode"] as? String == mode)
+        #expect((summary["forward_passes"] as? Int ?? 0) > 0)
+    }
 }
