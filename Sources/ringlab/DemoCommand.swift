@@ -32,6 +32,7 @@ struct DemoCommand: ParsableCommand {
                 return try DriveLoop(board: board, settings: settings)
             }
             print("ringlab demo: digits on the twin (N = \(nodes), seed \(seed)); the ring is a layer of the network")
+            fflush(nil)  // before the progress lines on stderr, also when stdout is a pipe
 
             var started = Date()
             let readout = try RingReadoutTraining(
