@@ -23,6 +23,8 @@ public final class RingHybridTraining {
         public var budget = 2_000
         public var preLearningRate = 0.003
         public var readoutLearningRate = 0.01
+        /// Decoupled weight decay λ of the readout's Adam (AdamW).
+        public var readoutWeightDecay = 0.0
         /// σ of the pre-layer's perturbations, in drive units per parameter.
         public var sigma = 0.02
         public var inputScale = 0.8
@@ -139,7 +141,8 @@ public final class RingHybridTraining {
                 totalSteps: settings.budget / passesPerStep)
             stepGradient.withUnsafeBufferPointer { g in
                 readoutParameters.withUnsafeMutableBufferPointer { p in
-                    readoutOptimizer.apply(gradient: g, learningRate: rate, to: p)
+                    readoutOptimizer.apply(
+                        gradient: g, learningRate: rate, weightDecay: settings.readoutWeightDecay, to: p)
                 }
             }
             progress(forwardPasses, record.loss)

@@ -69,7 +69,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("beta1"), help: "Decay β₁ of Adam's first moment (PGT).")
     var beta1: Double?
 
-    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ of PGT's optimizer (AdamW's).")
+    @Option(
+        name: .customLong("weight-decay"),
+        help: "Decoupled weight decay λ (AdamW's): of PGT's optimizer (mlp), of the readout's Adam (ring pgt-hybrid).")
     var weightDecay: Double?
 
     @Option(name: .customLong("clip-norm"), help: "Clip ĝ to this norm.")
@@ -228,6 +230,7 @@ struct TrainCommand: ParsableCommand {
                 hybrid.seed = seed
                 if let lr { hybrid.preLearningRate = lr }
                 if sigma != TrainingDefaults.sigma { hybrid.sigma = sigma }
+                if let weightDecay { hybrid.readoutWeightDecay = weightDecay }
                 let training = RingHybridTraining(loop: loop, split: split, settings: hybrid)
                 let accuracy = try training.run()
                 let summary = RingReadoutSummary(
