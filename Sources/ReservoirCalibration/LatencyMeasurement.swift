@@ -59,36 +59,20 @@ public struct LatencyMeasurement {
         let sequence = Self.maximumLengthSequence(order: order)
         let period = sequence.count
         guard maximumLagSamples < period else { throw Failure(description: "lag range exceeds the PRBS period") }
-        let drive = UnsafeMutableBufferPointer<Volts>.allocate(capacity: period)
-        defer { drive.deallocate() }
-        for index in 0..<period {
-            drive[index] = Volts(centerVolts.value + amplitudeVolts.value * sequence[index]).clamped(
-                to: board.wiring.driveRange)
+        let drive = sequence.map {
+            Volts(centerVolts.value + amplitudeVolts.value * $0).clamped(to: board.wiring.driveRange)
         }
-        let readings = UnsafeMutableBufferPointer<Volts>.allocate(capacity: period)
-        defer { readings.deallocate() }
-        try board.dac.hold(centerVolts)
-        let output = try board.dac.openStream(samplesPerBlock: period)
-        defer { output.close() }
-        let input = try board.adc.openStream(samplesPerBlock: period)
-        defer { input.close() }
-        let queuedAhead = 2
-        for _ in 0..<queuedAhead { try output.push(UnsafeBufferPointer(drive)) }
-        var average = [Double](repeating: 0, count: period)
-        for cycle in 0..<(warmupCycles + cycles) {
-            try input.refill(readings)
-            try output.push(UnsafeBufferPointer(drive))
-            guard cycle >= warmupCycles else { continue }
-            for index in 0..<period { average[index] += readings[index].value }
+        let average = try drive.withUnsafeBufferPointer { (block) throws(DeviceError) in
+            try RingProbe(rawReadingsOf: board).synchronousAverage(
+                drive: block, restVolts: centerVolts, cycles: cycles, warmupCycles: warmupCycles, transform: \.value)
         }
-        try board.dac.hold(centerVolts)
         // c(k) = (1/N)·Σ s(n)·(y(n + k) − ȳ): subtracting the mean removes its 1/N leak
         // (Σ s = 1), leaving h(k) − (1/N)·Σ_j h(j) — within 1/N of h.
         let mean = average.reduce(0, +) / Double(period)
         let response = (0...maximumLagSamples).map { lag -> Double in
             var sum = 0.0
             for n in 0..<period { sum += sequence[n] * (average[(n + lag) % period] - mean) }
-            return sum / Double(period * cycles) / amplitudeVolts.value
+            return sum / Double(period) / amplitudeVolts.value
         }
         guard let peak = response.max(), peak > 0 else {
             throw Failure(description: "the detector did not follow the drive (no positive response to the PRBS)")

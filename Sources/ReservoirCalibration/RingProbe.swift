@@ -51,29 +51,40 @@ public struct RingProbe {
     public func squareWaveResponse(
         highVolts: Volts, lowVolts: Volts, highSamples: Int, lowSamples: Int, cycles: Int, warmupCycles: Int = 20
     ) throws(DeviceError) -> [Double] {
-        let cycle = highSamples + lowSamples
-        let drive = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
-        defer { drive.deallocate() }
-        for index in 0..<cycle { drive[index] = index < highSamples ? highVolts : lowVolts }
-        let readings = UnsafeMutableBufferPointer<Volts>.allocate(capacity: cycle)
-        defer { readings.deallocate() }
-
-        try board.dac.hold(lowVolts)
-        let output = try board.dac.openStream(samplesPerBlock: cycle)
-        defer { output.close() }
-        let input = try board.adc.openStream(samplesPerBlock: cycle)
-        defer { input.close() }
-        // Keep two blocks queued ahead of the converter, as a real-time loop must.
-        let queuedAhead = 2
-        for _ in 0..<queuedAhead { try output.push(UnsafeBufferPointer(drive)) }
-        var sum = [Double](repeating: 0, count: cycle)
-        for cycleIndex in 0..<(warmupCycles + cycles) {
-            try input.refill(readings)
-            try output.push(UnsafeBufferPointer(drive))
-            guard cycleIndex >= warmupCycles else { continue }
-            for index in 0..<cycle { sum[index] += readout.power(fromADC: readings[index]) }
+        let drive = (0..<(highSamples + lowSamples)).map { $0 < highSamples ? highVolts : lowVolts }
+        return try drive.withUnsafeBufferPointer { (block) throws(DeviceError) in
+            try synchronousAverage(
+                drive: block, restVolts: lowVolts, cycles: cycles, warmupCycles: warmupCycles,
+                transform: readout.power(fromADC:))
         }
-        try board.dac.hold(lowVolts)
+    }
+
+    /// The synchronous average of `transform(reading)` over one period of a periodic drive:
+    /// `drive` is pushed period after period (two queued ahead of the converter, as a real-time
+    /// loop must), and `cycles` periods are averaged after `warmupCycles` that are discarded.
+    /// The DAC rests at `restVolts` before and after. Index 0 is the first ADC sample of a period.
+    public func synchronousAverage(
+        drive: UnsafeBufferPointer<Volts>, restVolts: Volts, cycles: Int, warmupCycles: Int,
+        transform: (Volts) -> Double
+    ) throws(DeviceError) -> [Double] {
+        let period = drive.count
+        let readings = UnsafeMutableBufferPointer<Volts>.allocate(capacity: period)
+        defer { readings.deallocate() }
+        try board.dac.hold(restVolts)
+        let output = try board.dac.openStream(samplesPerBlock: period)
+        defer { output.close() }
+        let input = try board.adc.openStream(samplesPerBlock: period)
+        defer { input.close() }
+        let queuedAhead = 2
+        for _ in 0..<queuedAhead { try output.push(drive) }
+        var sum = [Double](repeating: 0, count: period)
+        for cycle in 0..<(warmupCycles + cycles) {
+            try input.refill(readings)
+            try output.push(drive)
+            guard cycle >= warmupCycles else { continue }
+            for index in 0..<period { sum[index] += transform(readings[index]) }
+        }
+        try board.dac.hold(restVolts)
         return sum.map { $0 / Double(cycles) }
     }
 
