@@ -40,8 +40,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Directions K per PGT step.")
     var directions: Int = TrainingDefaults.directions
 
-    @Option(name: .long, help: "Perturbation scale σ.")
-    var sigma: Double = TrainingDefaults.sigma
+    @Option(name: .long, help: "Perturbation scale σ (default: 0.001; ring pgt-hybrid: 0.02 drive units).")
+    var sigma: Double?
 
     @Option(name: .long, help: "Learning rate (PGT's optimizer, or backprop's Adam).")
     var lr: Double?
@@ -118,6 +118,9 @@ struct TrainCommand: ParsableCommand {
                     "--model ring takes --mode readout or pgt-hybrid so far (pgt on the ring is not built yet); found \(mode)"
                 )
             }
+            guard budget >= 2, (batch ?? 1) >= 1, (sigma ?? 1) > 0, (nodes ?? 1) >= 1 else {
+                throw ValidationError("--budget ≥ 2, --batch ≥ 1, --sigma > 0 and --nodes ≥ 1 are required")
+            }
             return
         }
         guard TrainingSettings.Mode(rawValue: mode) != nil else {
@@ -133,7 +136,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--reject-above must be zero or more; found \(rejectAbove)")
         }
         guard (threads ?? 1) >= 1 else { throw ValidationError("--threads must be at least 1; found \(threads!)") }
-        guard budget >= 2, hidden >= 1, (batch ?? 1) >= 1, directions >= 1, sigma > 0 else {
+        guard budget >= 2, hidden >= 1, (batch ?? 1) >= 1, directions >= 1, (sigma ?? 1) > 0 else {
             throw ValidationError(
                 "--budget ≥ 2, --hidden ≥ 1, --batch ≥ 1, --directions ≥ 1 and --sigma > 0 are required")
         }
@@ -178,7 +181,8 @@ struct TrainCommand: ParsableCommand {
                 settings.seed = seed
                 let perSampleDirections = perSample ?? TrainingDefaults.perSample(budget: budget)
                 settings.perturbative = TrainingDefaults.perturbative(
-                    directions: directions, sigma: sigma, optimizer: OptimizerKind(rawValue: optimizer)!,
+                    directions: directions, sigma: sigma ?? TrainingDefaults.sigma,
+                    optimizer: OptimizerKind(rawValue: optimizer)!,
                     learningRate: lr ?? TrainingDefaults.learningRate(perSample: perSampleDirections, budget: budget))
                 settings.perturbative.directionKind = try Self.directionKind(directionKind)
                 settings.perturbative.sides = sides == "one" ? .one : .two
@@ -229,7 +233,7 @@ struct TrainCommand: ParsableCommand {
                 hybrid.batch = batch ?? 32
                 hybrid.seed = seed
                 if let lr { hybrid.preLearningRate = lr }
-                if sigma != TrainingDefaults.sigma { hybrid.sigma = sigma }
+                if let sigma { hybrid.sigma = sigma }
                 if let weightDecay { hybrid.readoutWeightDecay = weightDecay }
                 let training = RingHybridTraining(loop: loop, split: split, settings: hybrid)
                 let accuracy = try training.run()
