@@ -81,7 +81,8 @@ let package = Package(
         .target(
             name: "ReservoirTraining",
             dependencies: [
-                "NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles", "ReservoirHAL", "ReservoirControl",
+                "NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles", "ReservoirHAL",
+                "ReservoirControl",
             ]),
 
         // Test support: fixtures and fakes for what cannot exist on a build machine.
@@ -112,7 +113,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "ReservoirControlTests",
-            dependencies: ["ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter"]),
+            dependencies: [
+                "ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter",
+                "ReservoirHardware",
+            ]),
         .testTarget(
             name: "ReservoirCalibrationTests",
             dependencies: [
@@ -125,7 +129,11 @@ let package = Package(
             name: "PerturbativeTrainingTests", dependencies: ["PerturbativeTraining", "SeededRandom", "NeuralNet"]),
         .testTarget(
             name: "ReservoirTrainingTests",
-            dependencies: ["ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL"]),
+            dependencies: [
+                "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL",
+                "ReservoirTwin",
+                "PerturbativeTraining",
+            ]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],
     swiftLanguageModes: [.v6]

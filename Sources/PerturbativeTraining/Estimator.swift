@@ -15,8 +15,11 @@ public struct PerturbativeEstimator: Sendable {
     /// σ, the perturbation scale.
     public var sigma: Double
     public var sides: Sides
-    /// Evaluate consecutive two-sided pairs as +,−,−,+ (a linear drift of the measured loss
-    /// then cancels over each pair of pairs, as on hardware).
+    /// Evaluate consecutive two-sided pairs as +,−,−,+: pair k of step t is (+, −) when t + k
+    /// is even, (−, +) when odd, so consecutive pairs alternate within a step and, with K = 1,
+    /// from step to step. A loss drifting linearly in time adds −ḋ/(2σ)·Δt to a (+, −)
+    /// difference and +ḋ/(2σ)·Δt to a (−, +) one: the drift's bias cancels over each pair of
+    /// pairs, as it must on hardware.
     public var alternatesOrder = true
 
     public init(directions: DirectionGenerator, directionCount: Int, sigma: Double, sides: Sides = .two) {
@@ -30,37 +33,70 @@ public struct PerturbativeEstimator: Sendable {
     public var forwardPassesPerStep: Int { sides == .two ? 2 * directionCount : directionCount + 1 }
 
     /// One step's estimate. `loss` evaluates the objective at a parameter vector (on the same
-    /// batch for every call of the step); `scratch` holds K·d directions and d perturbed
-    /// parameters; the estimate goes into `gradient`, the scalar differences c_k into
-    /// `differences` (all a run log needs). Only the coordinates in `block` are perturbed.
+    /// batch for every call of the step); `scratch` holds K·d directions and the step's
+    /// perturbed parameter vectors; the estimate goes into `gradient`, the scalar differences
+    /// c_k into `differences` (all a run log needs). Only the coordinates in `block` are
+    /// perturbed.
     public func estimate(
         step: Int, parameters: UnsafeBufferPointer<Double>, block: Range<Int>? = nil,
         loss: (UnsafeBufferPointer<Double>) -> Double, scratch: EstimatorScratch,
         gradient: UnsafeMutableBufferPointer<Double>, differences: inout [Double]
     ) {
+        estimate(
+            step: step, parameters: parameters, block: block,
+            losses: { vectors, values in
+                let d = parameters.count
+                for index in values.indices {
+                    values[index] = loss(UnsafeBufferPointer(rebasing: vectors[(index * d)..<((index + 1) * d)]))
+                }
+            }, scratch: scratch, gradient: gradient, differences: &differences)
+    }
+
+    /// The same estimate with all of the step's evaluations handed over at once: `losses`
+    /// gets the perturbed parameter vectors in evaluation order (forwardPassesPerStep rows of
+    /// d, row-major) and writes one loss per row. A device can then stream them back to back.
+    /// Order: one-sided, the unperturbed θ first, then θ + σz_k; two-sided, each pair as
+    /// (+, −) or, with `alternatesOrder`, (−, +) when step + k is odd.
+    public func estimate(
+        step: Int, parameters: UnsafeBufferPointer<Double>, block: Range<Int>? = nil,
+        losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void,
+        scratch: EstimatorScratch, gradient: UnsafeMutableBufferPointer<Double>, differences: inout [Double]
+    ) {
         let d = parameters.count
         let range = block ?? 0..<d
         let width = range.count
+        let passes = forwardPassesPerStep
+        precondition(scratch.evaluations.count >= passes * d && scratch.losses.count >= passes)
         directions.fill(step: step, count: directionCount, dimension: width, into: scratch.directions)
         differences.removeAll(keepingCapacity: true)
-        let perturbed = scratch.perturbed
-        for i in 0..<d { perturbed[i] = parameters[i] }
-        func evaluate(_ row: Int, _ sign: Double) -> Double {
+        let vectors = scratch.evaluations.baseAddress!
+        func fill(_ slot: Int, row: Int, sign: Double) {
+            let target = vectors + slot * d
+            for i in 0..<d { target[i] = parameters[i] }
             let z = scratch.directions.baseAddress! + row * width
-            for (offset, i) in range.enumerated() { perturbed[i] = parameters[i] + sign * sigma * z[offset] }
-            return loss(UnsafeBufferPointer(perturbed))
+            for (offset, i) in range.enumerated() { target[i] = parameters[i] + sign * sigma * z[offset] }
         }
-        let baseline = sides == .one ? loss(parameters) : 0
+        func plusFirst(_ row: Int) -> Bool { !alternatesOrder || (step + row) % 2 == 0 }
+        switch sides {
+        case .two:
+            for row in 0..<directionCount {
+                fill(2 * row, row: row, sign: plusFirst(row) ? 1 : -1)
+                fill(2 * row + 1, row: row, sign: plusFirst(row) ? -1 : 1)
+            }
+        case .one:
+            for i in 0..<d { vectors[i] = parameters[i] }
+            for row in 0..<directionCount { fill(row + 1, row: row, sign: 1) }
+        }
+        let values = UnsafeMutableBufferPointer(rebasing: scratch.losses[0..<passes])
+        losses(UnsafeBufferPointer(start: vectors, count: passes * d), values)
         for row in 0..<directionCount {
             switch sides {
             case .two:
-                let plusFirst = !alternatesOrder || row % 2 == 0
-                let first = evaluate(row, plusFirst ? 1 : -1)
-                let second = evaluate(row, plusFirst ? -1 : 1)
-                let (plus, minus) = plusFirst ? (first, second) : (second, first)
+                let (first, second) = (values[2 * row], values[2 * row + 1])
+                let (plus, minus) = plusFirst(row) ? (first, second) : (second, first)
                 differences.append((plus - minus) / (2 * sigma))
             case .one:
-                differences.append((evaluate(row, 1) - baseline) / sigma)
+                differences.append((values[row + 1] - values[0]) / sigma)
             }
         }
         Self.combine(
@@ -86,17 +122,29 @@ public struct PerturbativeEstimator: Sendable {
 public final class EstimatorScratch {
     public let directions: UnsafeMutableBufferPointer<Double>
     public let perturbed: UnsafeMutableBufferPointer<Double>
+    /// The perturbed parameter vectors of one step, in evaluation order.
+    public let evaluations: UnsafeMutableBufferPointer<Double>
+    /// Their losses.
+    public let losses: UnsafeMutableBufferPointer<Double>
 
-    /// Room for `directionCount` directions over `dimension` parameters.
+    /// Room for `directionCount` directions over `dimension` parameters (and the 2K + 1
+    /// parameter vectors a step can evaluate).
     public init(directionCount: Int, dimension: Int) {
-        directions = .allocate(capacity: max(directionCount, 1) * dimension)
+        let count = max(directionCount, 1)
+        directions = .allocate(capacity: count * dimension)
         directions.initialize(repeating: 0)
         perturbed = .allocate(capacity: dimension)
         perturbed.initialize(repeating: 0)
+        evaluations = .allocate(capacity: (2 * count + 1) * dimension)
+        evaluations.initialize(repeating: 0)
+        losses = .allocate(capacity: 2 * count + 1)
+        losses.initialize(repeating: 0)
     }
 
     deinit {
         directions.deallocate()
         perturbed.deallocate()
+        evaluations.deallocate()
+        losses.deallocate()
     }
 }

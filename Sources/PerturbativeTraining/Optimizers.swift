@@ -126,21 +126,48 @@ public func calibrateSigma(
     loss: (UnsafeBufferPointer<Double>) -> Double, parameters: UnsafeBufferPointer<Double>, repeats: Int,
     pilotSigma: Double, pilotDirections: Int, multiple: Double, seed: UInt64
 ) -> (sigma: Double, noise: Double, meanDifference: Double) {
-    let values = (0..<repeats).map { _ in loss(parameters) }
-    let mean = values.reduce(0, +) / Double(repeats)
-    let noise = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(repeats - 1, 1))).squareRoot()
     let d = parameters.count
-    let scratch = EstimatorScratch(directionCount: pilotDirections, dimension: d)
-    DirectionGenerator(kind: .gaussian, seed: seed).fill(
-        step: 0, count: pilotDirections, dimension: d, into: scratch.directions)
-    var differences = 0.0
-    for row in 0..<pilotDirections {
-        for i in 0..<d { scratch.perturbed[i] = parameters[i] + pilotSigma * scratch.directions[row * d + i] }
-        let plus = loss(UnsafeBufferPointer(scratch.perturbed))
-        for i in 0..<d { scratch.perturbed[i] = parameters[i] - pilotSigma * scratch.directions[row * d + i] }
-        let minus = loss(UnsafeBufferPointer(scratch.perturbed))
-        differences += abs(plus - minus)
+    return calibrateSigma(
+        losses: { vectors, values in
+            for index in values.indices {
+                values[index] = loss(UnsafeBufferPointer(rebasing: vectors[(index * d)..<((index + 1) * d)]))
+            }
+        }, parameters: parameters, repeats: repeats, pilotSigma: pilotSigma, pilotDirections: pilotDirections,
+        multiple: multiple, seed: seed)
+}
+
+/// `calibrateSigma` with every evaluation handed over at once (rows of d, in order: θ
+/// `repeats` times, then θ + σ₀z_k, θ − σ₀z_k for each pilot direction), so a device can
+/// stream them back to back.
+public func calibrateSigma(
+    losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void,
+    parameters: UnsafeBufferPointer<Double>, repeats: Int, pilotSigma: Double, pilotDirections: Int,
+    multiple: Double, seed: UInt64
+) -> (sigma: Double, noise: Double, meanDifference: Double) {
+    let d = parameters.count
+    let count = repeats + 2 * pilotDirections
+    var directions = [Double](repeating: 0, count: pilotDirections * d)
+    directions.withUnsafeMutableBufferPointer { z in
+        DirectionGenerator(kind: .gaussian, seed: seed).fill(
+            step: 0, count: pilotDirections, dimension: d, into: z)
     }
+    var vectors = [Double](repeating: 0, count: count * d)
+    for row in 0..<repeats {
+        for i in 0..<d { vectors[row * d + i] = parameters[i] }
+    }
+    for k in 0..<pilotDirections {
+        for i in 0..<d {
+            vectors[(repeats + 2 * k) * d + i] = parameters[i] + pilotSigma * directions[k * d + i]
+            vectors[(repeats + 2 * k + 1) * d + i] = parameters[i] - pilotSigma * directions[k * d + i]
+        }
+    }
+    var values = [Double](repeating: 0, count: count)
+    vectors.withUnsafeBufferPointer { v in values.withUnsafeMutableBufferPointer { losses(v, $0) } }
+    let atTheta = values[0..<repeats]
+    let mean = atTheta.reduce(0, +) / Double(repeats)
+    let noise = (atTheta.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(repeats - 1, 1))).squareRoot()
+    var differences = 0.0
+    for k in 0..<pilotDirections { differences += abs(values[repeats + 2 * k] - values[repeats + 2 * k + 1]) }
     let meanDifference = differences / Double(pilotDirections)
     return (
         calibratedSigma(

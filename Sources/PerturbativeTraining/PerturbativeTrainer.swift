@@ -122,27 +122,40 @@ public final class PerturbativeTrainer {
 
     /// One training step on `loss` (all its evaluations on the same batch).
     public func step(loss: (UnsafeBufferPointer<Double>) -> Double) -> StepRecord {
-        var losses: [Double] = []
+        let d = parameters.count
+        return step(losses: { vectors, values in
+            for index in values.indices {
+                values[index] = loss(UnsafeBufferPointer(rebasing: vectors[(index * d)..<((index + 1) * d)]))
+            }
+        })
+    }
+
+    /// One training step whose evaluations are handed over together: `losses` gets the
+    /// parameter vectors to evaluate (rows of d, in the estimator's order) and writes one loss
+    /// per row, all on the same batch, so a device can stream them back to back. A rejection
+    /// check afterwards is one more call with one row.
+    public func step(losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void) -> StepRecord {
+        var evaluated: [Double] = []
         let estimator = estimator
         let rate = learningRate
         // Kept only when the step may be undone.
         let previous = configuration.rejectionTolerance == nil ? [] : parameters
-        let norm: Double = withoutActuallyEscaping(loss) { loss in
-            let counting: (UnsafeBufferPointer<Double>) -> Double = { p in
-                let value = loss(p)
-                losses.append(value)
-                return value
+        let norm: Double = withoutActuallyEscaping(losses) { losses in
+            let counting: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void = {
+                vectors, values in
+                losses(vectors, values)
+                evaluated.append(contentsOf: values)
             }
             return parameters.withUnsafeBufferPointer { p in
                 gradient.withUnsafeMutableBufferPointer { g in
                     estimator.estimate(
-                        step: step, parameters: p, block: block, loss: counting, scratch: scratch, gradient: g,
+                        step: step, parameters: p, block: block, losses: counting, scratch: scratch, gradient: g,
                         differences: &differences)
                     return clipGradient(g, maximumNorm: configuration.clipNorm)
                 }
             }
         }
-        let stepLoss = losses.reduce(0, +) / Double(losses.count)
+        let stepLoss = evaluated.reduce(0, +) / Double(evaluated.count)
         gradient.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
                 optimizer.apply(gradient: g, learningRate: rate, weightDecay: configuration.weightDecay, to: p)
@@ -150,7 +163,10 @@ public final class PerturbativeTrainer {
         }
         var accepted = true
         if let tolerance = configuration.rejectionTolerance {
-            let after = parameters.withUnsafeBufferPointer { loss($0) }
+            var after = 0.0
+            parameters.withUnsafeBufferPointer { p in
+                withUnsafeMutablePointer(to: &after) { losses(p, UnsafeMutableBufferPointer(start: $0, count: 1)) }
+            }
             if after > stepLoss + tolerance {
                 parameters = previous
                 accepted = false
@@ -162,6 +178,65 @@ public final class PerturbativeTrainer {
         step += 1
         return record
     }
+
+    /// One per-sample step whose evaluations are handed over together, for a device that
+    /// evaluates a whole batch per pass: `losses` gets the B directions z_s (rows of d, on the
+    /// whole vector) and whether the first pass is the + one, and writes 2B losses: sample s's
+    /// loss at θ + σ·sign·z_s for the first pass (rows 0..<B), then with the opposite sign.
+    /// The first pass is + on even steps and − on odd ones (+,−,−,+ over pairs of steps, so a
+    /// linear drift cancels). Same estimate as `step(sampleCount:sampleLoss:)`.
+    public func step(
+        sampleCount: Int,
+        batchLosses: (UnsafeBufferPointer<Double>, Bool, UnsafeMutableBufferPointer<Double>) -> Void
+    ) -> StepRecord {
+        precondition(configuration.perSampleDirections && configuration.method == .pgt && configuration.blocks == nil)
+        let d = parameters.count
+        let sigma = configuration.sigma
+        if batchScratch.count < sampleCount * d { batchScratch = [Double](repeating: 0, count: sampleCount * d) }
+        if batchLossValues.count < 2 * sampleCount { batchLossValues = [Double](repeating: 0, count: 2 * sampleCount) }
+        let generator = DirectionGenerator(kind: configuration.directionKind, seed: configuration.seed)
+        let plusFirst = !(configuration.method == .pgt && step % 2 == 1)
+        batchScratch.withUnsafeMutableBufferPointer { z in
+            generator.fill(step: step, firstRow: 0, count: sampleCount, dimension: d, into: z)
+            batchLossValues.withUnsafeMutableBufferPointer { values in
+                batchLosses(
+                    UnsafeBufferPointer(rebasing: z[0..<(sampleCount * d)]), plusFirst,
+                    UnsafeMutableBufferPointer(rebasing: values[0..<(2 * sampleCount)]))
+            }
+        }
+        differences.removeAll(keepingCapacity: true)
+        for index in gradient.indices { gradient[index] = 0 }
+        var total = 0.0
+        batchScratch.withUnsafeBufferPointer { z in
+            gradient.withUnsafeMutableBufferPointer { g in
+                for sample in 0..<sampleCount {
+                    let first = batchLossValues[sample]
+                    let second = batchLossValues[sampleCount + sample]
+                    let (plus, minus) = plusFirst ? (first, second) : (second, first)
+                    let c = (plus - minus) / (2 * sigma)
+                    differences.append(c)
+                    total += plus + minus
+                    let scale = (1 / Double(sampleCount)) * c
+                    let row = z.baseAddress! + sample * d
+                    for i in 0..<d { g[i] += scale * row[i] }
+                }
+            }
+        }
+        let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: configuration.clipNorm) }
+        let rate = learningRate
+        gradient.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in
+                optimizer.apply(gradient: g, learningRate: rate, weightDecay: configuration.weightDecay, to: p)
+            }
+        }
+        let record = StepRecord(
+            step: step, differences: differences, loss: total / Double(2 * sampleCount), gradientNorm: norm,
+            learningRate: rate, accepted: true)
+        step += 1
+        return record
+    }
+    private var batchScratch: [Double] = []
+    private var batchLossValues: [Double] = []
 
     /// One step in per-sample mode: `sampleLoss(θ', s)` is sample s's loss at θ'. The B
     /// differences c_s are logged like K directions (replay regenerates rows 0..<B).

@@ -69,6 +69,10 @@ public final class DriveLoop {
     private var consecutiveOverRange = 0
     private var consecutiveStuck = 0
     private var consecutiveSilent = 0
+    /// Streamed time between range probes in a session.
+    public var rangeProbeInterval = Duration.seconds(5)
+    /// What the watchdog allows between the evaluations of a session (wall time).
+    public var idleTimeout = Duration.seconds(2)
     /// Periods at each extreme of the drive at the start of every stream (the first
     /// `rangeSettlePeriods` of each are not used).
     public static let rangePeriods = 12
@@ -120,32 +124,134 @@ public final class DriveLoop {
 
     /// Runs the reservoir over `inputCount` inputs whose pre-layer outputs p(k) are the rows of
     /// `drive` (inputCount × N), writing each input's state row into `states` (inputCount × N).
-    /// Each shot is one continuous stream; the board is in its safe state afterwards, whatever
-    /// happens. Throws `LoopStopped` when a safety trigger ended the run early.
+    /// One session: one range probe, then the R shots back to back; the board is in its safe
+    /// state afterwards, whatever happens. Throws `LoopStopped` when a safety trigger ended the
+    /// run early.
     public func run(
         drive: UnsafeBufferPointer<Double>, inputCount: Int, states: UnsafeMutableBufferPointer<Double>
     ) throws(LoopStopped) {
-        let nodes = settings.nodes
-        precondition(drive.count == inputCount * nodes && states.count == inputCount * nodes)
-        for index in states.indices { states[index] = 0 }
-        defer { lastSafeState = board.enterSafeStateReporting() }
-        // No watchdog, no run: a loop nobody watches must not drive the ring.
-        do { try watchdog.start() } catch {
-            throw stop(.ioError("cannot start the watchdog thread (error \(error.code))"))
-        }
-        defer { watchdog.stop() }
-        for _ in 0..<settings.shots {
-            try stream(drive: drive, inputCount: inputCount, states: states)
-        }
+        try openSession()
+        defer { closeSession() }
+        try evaluate(drive: drive, inputCount: inputCount, evaluationCount: 1, states: states)
     }
 
-    /// One shot: a continuous stream of inputCount·D periods plus the trailing ones.
-    private func stream(
-        drive: UnsafeBufferPointer<Double>, inputCount: Int, states: UnsafeMutableBufferPointer<Double>
+    // MARK: Sessions
+
+    /// Whether a session is open (the ring enabled and both streams running).
+    public var sessionIsOpen: Bool { session != nil }
+
+    /// Opens a session: starts the watchdog, enables the ring, opens both streams and queues
+    /// `blocksAhead` periods at the bias. Evaluations then stream back to back in one continuous
+    /// stream, with one range probe at the start and another every `rangeProbeInterval` of
+    /// streamed time (the normalization follows the board's drift without a probe per
+    /// evaluation). Between evaluations the DAC plays the queued bias periods and the ring
+    /// stays enabled; the watchdog allows `idleTimeout` there before it makes the board safe.
+    public func openSession() throws(LoopStopped) {
+        guard session == nil else { return }
+        // No watchdog, no run: a loop nobody watches must not drive the ring.
+        do { try watchdog.start() } catch {
+            lastSafeState = board.enterSafeStateReporting()
+            throw LoopStopped(
+                reason: .ioError("cannot start the watchdog thread (error \(error.code))"),
+                periods: statistics.periods, safeState: lastSafeState)
+        }
+        try startStreams()
+        watchdog.setIdle(true, timeout: idleTimeout)
+    }
+
+    /// Ends the session: closes the streams, puts the board in its safe state, stops the
+    /// watchdog. Safe to call when no session is open.
+    public func closeSession() {
+        closeStreams()
+        lastSafeState = board.enterSafeStateReporting()
+        watchdog.stop()
+    }
+
+    /// Streams `evaluationCount` evaluations back to back in the open session (one is opened
+    /// and closed around the call when none is). Evaluation e's drive is rows
+    /// e·inputCount ..< (e + 1)·inputCount of `drive` (N wide), its states the same rows of
+    /// `states`; each evaluation is streamed R times in a row (shots) and its states averaged.
+    /// The feedback starts afresh with each evaluation (and shot). Because all drives are
+    /// prepared before the stream starts, the converters do not idle between the evaluations
+    /// of one call: the first periods of evaluation e + 1 are queued while the last of e play.
+    public func evaluate(
+        drive: UnsafeBufferPointer<Double>, inputCount: Int, evaluationCount: Int,
+        states: UnsafeMutableBufferPointer<Double>
     ) throws(LoopStopped) {
-        let probePeriods = Self.rangeLevels * Self.rangePeriods
-        let drivenPeriods = probePeriods + inputCount * delayPeriods
-        let streamedPeriods = drivenPeriods + trailingPeriods
+        let nodes = settings.nodes
+        let rows = inputCount * evaluationCount
+        precondition(drive.count == rows * nodes && states.count == rows * nodes)
+        for index in states.indices { states[index] = 0 }
+        // A NaN or an infinity must never reach the DAC (clamping passes NaN through).
+        if let bad = drive.firstIndex(where: { !$0.isFinite }) {
+            throw stop(.invalidDrive(row: bad / nodes, node: bad % nodes))
+        }
+        guard session != nil else {
+            try run(drive: drive, inputCount: inputCount, evaluationCount: evaluationCount, states: states)
+            return
+        }
+        watchdog.setIdle(false)
+        defer {
+            watchdog.setIdle(true, timeout: idleTimeout)
+            lastSegmentEnd = rt_monotonic_nanoseconds()
+        }
+        let periodNanoseconds = board.sampleRate.duration(of: SampleCount(samplesPerPeriod)).nanoseconds
+        // Host time between evaluations beyond what the queued bias periods cover: the
+        // converters would have idled that long had the board been paced.
+        if let lastSegmentEnd {
+            let gap = rt_monotonic_nanoseconds() - lastSegmentEnd
+            statistics.hostIdleNanoseconds += max(gap - Int64(ReservoirSettings.blocksAhead) * periodNanoseconds, 0)
+        }
+        if watchdog.fired { throw stop(.watchdog) }
+        // A host that came back after the queued bias periods ran out has lost the DAC/ADC
+        // alignment (the DAC held, the ADC went on): start the streams again.
+        if board.clock.now().nanoseconds > session!.start + Int64(session!.pushed) * periodNanoseconds {
+            closeStreams()
+            statistics.streamRestarts += 1
+            try startStreams()
+        }
+        let probe = session!.periodsSinceProbe >= probeIntervalPeriods ? Self.rangeLevels * Self.rangePeriods : 0
+        let segment = Segment(
+            probePeriods: probe, inputCount: inputCount, unitCount: evaluationCount * settings.shots,
+            delayPeriods: delayPeriods)
+        let weight = 1 / Double(delayPeriods * settings.shots)
+        try streamSegment(segment, drive: drive, states: states, weight: weight)
+        statistics.evaluationPeriods += segment.drivenPeriods - segment.probePeriods
+    }
+
+    /// One call of `run` without a session: open, evaluate, close.
+    private func run(
+        drive: UnsafeBufferPointer<Double>, inputCount: Int, evaluationCount: Int,
+        states: UnsafeMutableBufferPointer<Double>
+    ) throws(LoopStopped) {
+        try openSession()
+        defer { closeSession() }
+        try evaluate(drive: drive, inputCount: inputCount, evaluationCount: evaluationCount, states: states)
+    }
+
+    /// What an open session holds.
+    private struct Session {
+        var output: any AnalogOutputStream
+        var input: any AnalogInputStream
+        /// When the stream's first period began, on the board's clock (ns).
+        var start: Int64
+        /// Periods pushed since the stream started.
+        var pushed = 0
+        /// Periods streamed since the last range probe.
+        var periodsSinceProbe = Int.max
+    }
+    private var session: Session?
+    /// When the last evaluation ended (monotonic ns), across sessions.
+    private var lastSegmentEnd: Int64?
+
+    /// Range probe every this many periods (`rangeProbeInterval` of streamed time).
+    private var probeIntervalPeriods: Int {
+        let period = board.sampleRate.duration(of: SampleCount(samplesPerPeriod))
+        return max(Int(rangeProbeInterval / period), 1)
+    }
+
+    /// Enables the ring, opens both streams and queues `blocksAhead` bias periods.
+    private func startStreams() throws(LoopStopped) {
         let output: any AnalogOutputStream
         let input: any AnalogInputStream
         do {
@@ -154,46 +260,87 @@ public final class DriveLoop {
         } catch {
             throw stop(.ioError("\(error)"))
         }
-        defer { output.close() }
         do {
             input = try board.adc.openStream(samplesPerBlock: samplesPerPeriod)
         } catch {
+            output.close()
             throw stop(.ioError("\(error)"))
         }
-        defer { input.close() }
-        for index in stateRing.indices { stateRing[index] = 0.5 }
-        rangeSums = (0, 0, 0)
+        session = Session(output: output, input: input, start: board.clock.now().nanoseconds)
+        for index in driveBlock.indices { driveBlock[index] = settings.operatingPoint.biasVolts }
+        do {
+            for _ in 0..<ReservoirSettings.blocksAhead {
+                try output.push(UnsafeBufferPointer(driveBlock))
+                session!.pushed += 1
+            }
+        } catch {
+            throw stop(.ioError("\(error)"))
+        }
         normalizationReady = false
         consecutiveOverRange = 0
         consecutiveStuck = 0
         consecutiveSilent = 0
+    }
 
-        let weight = 1 / Double(delayPeriods * settings.shots)
+    private func closeStreams() {
+        guard let open = session else { return }
+        open.output.close()
+        open.input.close()
+        session = nil
+    }
+
+    /// The periods of one call of `evaluate`, in stream order: the range probe (if due), the
+    /// driven periods (units of inputCount·D periods: each evaluation's shots), then trailing
+    /// bias periods until the last driven period's aligned samples are in.
+    struct Segment {
+        var probePeriods: Int
+        var inputCount: Int
+        var unitCount: Int
+        var delayPeriods: Int
+        /// Periods of one unit (one shot of one evaluation).
+        var unitPeriods: Int { inputCount * delayPeriods }
+        /// Probe and driven periods.
+        var drivenPeriods: Int { probePeriods + unitCount * unitPeriods }
+    }
+
+    /// Streams one segment. The ADC blocks read first are the `blocksAhead` queued before it
+    /// (bias periods, read for the safety checks and otherwise unused); after reading block b
+    /// of the segment the loop pushes block b + `blocksAhead`, so the segment ends with that
+    /// many bias periods queued for the next.
+    private func streamSegment(
+        _ segment: Segment, drive: UnsafeBufferPointer<Double>, states: UnsafeMutableBufferPointer<Double>,
+        weight: Double
+    ) throws(LoopStopped) {
+        let ahead = ReservoirSettings.blocksAhead
+        let recordedPeriods = segment.drivenPeriods + trailingPeriods
         let periodNanoseconds = board.sampleRate.duration(of: SampleCount(samplesPerPeriod)).nanoseconds
-        let streamStart = board.clock.now().nanoseconds
+        let output = session!.output
+        let input = session!.input
+        if segment.probePeriods > 0 {
+            rangeSums = (0, 0, 0)
+            // Counted from the probe's last period on.
+            session!.periodsSinceProbe = -(ahead + segment.probePeriods)
+        }
+        for index in stateRing.indices { stateRing[index] = 0.5 }
         do {
-            for period in 0..<min(ReservoirSettings.blocksAhead, streamedPeriods) {
-                fillDrive(period: period, drivenPeriods: drivenPeriods, drive: drive)
-                try output.push(UnsafeBufferPointer(driveBlock))
-            }
-            for block in 0..<streamedPeriods {
+            for block in -ahead..<recordedPeriods {
                 try input.refill(readings)
                 let started = rt_monotonic_nanoseconds()
-                // Period `block` ended at streamStart + (block + 1)·τ on the board's clock.
-                let due = streamStart + Int64(block + 1) * periodNanoseconds
+                // The period read ended at start + (pushed − ahead + 1)·τ on the board's clock.
+                let due = session!.start + Int64(session!.pushed - ahead + 1) * periodNanoseconds
                 statistics.wakeUpLatency.record(UInt64(max(board.clock.now().nanoseconds - due, 0)))
                 if let reason = checkSafety() { throw stop(reason) }
-                recordBlock(block, drivenPeriods: drivenPeriods, states: states, weight: weight)
-                let next = block + ReservoirSettings.blocksAhead
-                if next < streamedPeriods {
-                    fillDrive(period: next, drivenPeriods: drivenPeriods, drive: drive)
-                    try output.push(UnsafeBufferPointer(driveBlock))
-                    // The block had to be queued before its period began.
-                    if board.clock.now().nanoseconds > streamStart + Int64(next) * periodNanoseconds {
-                        statistics.deadlineMisses += 1
-                        if stopsOnDeadlineMiss { throw stop(.deadlineMiss(period: next)) }
-                    }
+                appendToHistory()
+                if block >= trailingPeriods { record(period: block - trailingPeriods, segment, states, weight) }
+                fillDrive(period: block + ahead, segment, drive: drive)
+                try output.push(UnsafeBufferPointer(driveBlock))
+                // The block had to be queued before its period began.
+                if board.clock.now().nanoseconds > session!.start + Int64(session!.pushed) * periodNanoseconds {
+                    statistics.deadlineMisses += 1
+                    if stopsOnDeadlineMiss { throw stop(.deadlineMiss(period: session!.pushed)) }
                 }
+                session!.pushed += 1
+                session!.periodsSinceProbe += 1
                 let spent = rt_monotonic_nanoseconds() - started
                 statistics.computeNanoseconds += spent
                 statistics.maximumComputeNanoseconds = max(statistics.maximumComputeNanoseconds, spent)
@@ -211,6 +358,7 @@ public final class DriveLoop {
 
     /// Enters the safe state and describes why.
     private func stop(_ reason: SafeReason) -> LoopStopped {
+        closeStreams()
         lastSafeState = board.enterSafeStateReporting()
         return LoopStopped(
             reason: watchdog.fired ? .watchdog : reason, periods: statistics.periods, safeState: lastSafeState)
@@ -256,36 +404,41 @@ public final class DriveLoop {
         return nil
     }
 
-    /// Appends ADC block `block` to the history and turns the period it completes into states.
+    /// Appends the ADC block just read to the history (dropping the oldest block).
     @inline(__always)
-    private func recordBlock(
-        _ block: Int, drivenPeriods: Int, states: UnsafeMutableBufferPointer<Double>, weight: Double
-    ) {
+    private func appendToHistory() {
         let p = samplesPerPeriod
-        // Shift the history by one block and append the new one.
         if trailingPeriods > 0 {
             for index in 0..<(trailingPeriods * p) { history[index] = history[index + p] }
         }
         let tail = trailingPeriods * p
         for index in 0..<p { history[tail + index] = readings[index] }
+    }
 
-        let streamPeriod = block - trailingPeriods
-        guard streamPeriod >= 0, streamPeriod < drivenPeriods else { return }
-        // The history starts at ADC sample `period`·P, so the aligned samples of `period`
-        // (ADC samples period·P + L onward) start L samples into it.
+    /// Turns segment period `period`, whose aligned samples the history now holds, into range
+    /// sums or node states.
+    @inline(__always)
+    private func record(
+        period: Int, _ segment: Segment, _ states: UnsafeMutableBufferPointer<Double>, _ weight: Double
+    ) {
+        guard period < segment.drivenPeriods else { return }
+        // The history starts at the ADC samples of `period`, so its aligned samples (L later)
+        // start L samples in.
         let start = settings.operatingPoint.latencySamples
         let nodes = settings.nodes
         let s = settings.samplesPerNode
         let skip = settings.settleSamples
         let inverseCount = 1 / Double(s - skip)
-        let probePeriods = Self.rangeLevels * Self.rangePeriods
-        if streamPeriod < probePeriods {
-            recordRange(streamPeriod, start: start, inverseCount: inverseCount)
+        if period < segment.probePeriods {
+            recordRange(period, start: start, inverseCount: inverseCount)
             return
         }
-        let period = streamPeriod - probePeriods
-        let slot = (period % stateSlots) * nodes
-        let row = (period / delayPeriods) * nodes
+        let driven = period - segment.probePeriods
+        let unit = driven / segment.unitPeriods
+        let evaluation = unit / settings.shots
+        let input = (driven % segment.unitPeriods) / delayPeriods
+        let slot = (driven % stateSlots) * nodes
+        let row = (evaluation * segment.inputCount + input) * nodes
         for node in 0..<nodes {
             var sum = 0.0
             let first = start + node * s + skip
@@ -326,32 +479,37 @@ public final class DriveLoop {
         }
     }
 
-    /// Computes the DAC block of `period`: the held input's drive plus the feedback of the same
-    /// phase of the previous input; the bias alone after the last input.
+    /// Computes the DAC block of segment period `period`: a range level, or the held input's
+    /// drive plus the feedback of the same phase of the previous input of its evaluation, or
+    /// the bias after the driven periods.
     @inline(__always)
-    private func fillDrive(period: Int, drivenPeriods: Int, drive: UnsafeBufferPointer<Double>) {
+    private func fillDrive(period: Int, _ segment: Segment, drive: UnsafeBufferPointer<Double>) {
         let point = settings.operatingPoint
         let nodes = settings.nodes
         let s = settings.samplesPerNode
         let range = board.wiring.driveRange
-        let probePeriods = Self.rangeLevels * Self.rangePeriods
-        guard period >= probePeriods, period < drivenPeriods else {
-            let level: Volts
-            switch period / Self.rangePeriods {
-            case 0: level = point.biasVolts - point.spanVolts
-            case 2: level = point.biasVolts + point.spanVolts
-            default: level = point.biasVolts
+        guard period >= segment.probePeriods, period < segment.drivenPeriods else {
+            var level = point.biasVolts
+            if period < segment.probePeriods {
+                switch period / Self.rangePeriods {
+                case 0: level = point.biasVolts - point.spanVolts
+                case 2: level = point.biasVolts + point.spanVolts
+                default: break
+                }
             }
             for index in driveBlock.indices { driveBlock[index] = level.clamped(to: range) }
             return
         }
-        let realPeriod = period - probePeriods
-        let input = realPeriod / delayPeriods
+        let driven = period - segment.probePeriods
+        let unit = driven / segment.unitPeriods
+        let evaluation = unit / settings.shots
+        let input = (driven % segment.unitPeriods) / delayPeriods
         let eta = settings.feedback
         let hasFeedback = input > 0 && eta != 0
-        let previousSlot = ((realPeriod - delayPeriods + stateSlots) % stateSlots) * nodes
+        let previousSlot = ((driven - delayPeriods + stateSlots) % stateSlots) * nodes
+        let row = (evaluation * segment.inputCount + input) * nodes
         for node in 0..<nodes {
-            var activation = drive[input * nodes + node]
+            var activation = drive[row + node]
             if hasFeedback {
                 let neighbour = node == 0 ? nodes - 1 : node - 1
                 activation += eta * (stateRing[previousSlot + neighbour] - 0.5)

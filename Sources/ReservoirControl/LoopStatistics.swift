@@ -4,6 +4,10 @@ import Histogram
 public struct LoopStatistics: Sendable {
     /// Periods streamed (ADC block read and the block two ahead pushed).
     public var periods = 0
+    /// Periods that drove inputs of an evaluation (no range probe, no bias between).
+    public var evaluationPeriods = 0
+    /// Times a session started its streams again because the host came back too late.
+    public var streamRestarts = 0
     /// Periods whose ADC block contained an over-range sample.
     public var overRangePeriods = 0
     /// DAC blocks pushed after the start of the period they drive (on the board's clock).
@@ -20,6 +24,17 @@ public struct LoopStatistics: Sendable {
         highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
 
     public init() {}
+
+    /// Host time between evaluations beyond the bias periods queued for it (ns, wall time).
+    public var hostIdleNanoseconds: Int64 = 0
+
+    /// The converters' utilization had the board been paced: time streaming evaluations over
+    /// time streaming anything (range probes, bias between evaluations) plus the host's idle
+    /// time beyond the queued periods. `periodNanoseconds`: one period, N·S/f_s.
+    public func utilizationAsPaced(periodNanoseconds: Int64) -> Double {
+        let busy = Double(periods) * Double(periodNanoseconds) + Double(hostIdleNanoseconds)
+        return busy == 0 ? 0 : Double(evaluationPeriods) * Double(periodNanoseconds) / busy
+    }
 
     /// Mean compute time per period in microseconds.
     public var meanComputeMicroseconds: Double {

@@ -20,6 +20,8 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
     /// A DAC block was queued after its period had begun: the DAC underran, so the ADC blocks
     /// no longer line up with the drive and the run's states would be wrong.
     case deadlineMiss(period: Int)
+    /// The caller's drive held a value that is not a finite number (input row, node).
+    case invalidDrive(row: Int, node: Int)
     /// The run ended normally.
     case endOfRun
 
@@ -34,6 +36,7 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
         case .adcStuck: return "adc-stuck"
         case .ringSilent: return "ring-silent"
         case .deadlineMiss: return "deadline-miss"
+        case .invalidDrive: return "invalid-drive"
         case .endOfRun: return "end-of-run"
         }
     }
@@ -51,6 +54,8 @@ public enum SafeReason: Sendable, Equatable, CustomStringConvertible {
                 "the detector read far below the drive's range for \(periods) consecutive periods (amplifier failed?)"
         case .deadlineMiss(let period):
             return "the DAC block of period \(period) was late; the stream lost its alignment"
+        case .invalidDrive(let row, let node):
+            return "the drive of input \(row), node \(node) is not a finite number; nothing was streamed"
         case .endOfRun: return "end of run"
         }
     }

@@ -13,6 +13,8 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     private let heartbeat = Atomic<Int>(0)
     private let firedFlag = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
+    /// The timeout while the loop is idle between evaluations (ns); 0 while it streams.
+    private let idleTimeoutNanoseconds = Atomic<Int64>(0)
     private let timeoutNanoseconds: Int64
     private nonisolated(unsafe) let board: Board
     private var thread: pthread_t?
@@ -32,10 +34,19 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     @inline(__always)
     func beat() { heartbeat.add(1, ordering: .relaxed) }
 
+    /// Marks the loop idle between evaluations (a session's host work; the DAC plays its
+    /// queued bias periods), with `timeout` instead of the per-period one, or streaming again.
+    /// Either way counts as a beat.
+    func setIdle(_ idle: Bool, timeout: Duration = .zero) {
+        idleTimeoutNanoseconds.store(idle ? max(timeout.nanoseconds, 1_000_000) : 0, ordering: .relaxed)
+        beat()
+    }
+
     /// Starts watching; fails with the error number when no thread can be created.
     func start() throws(ThreadStartFailure) {
         guard thread == nil else { return }
         firedFlag.store(false, ordering: .releasing)
+        idleTimeoutNanoseconds.store(0, ordering: .relaxed)
         running.store(true, ordering: .releasing)
         switch startThread({ [self] in watch() }) {
         case .success(let started): thread = started
@@ -64,11 +75,13 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
         while running.load(ordering: .acquiring) {
             _ = wake.wait(timeout: .now() + .nanoseconds(Int(poll)))
             let beat = heartbeat.load(ordering: .relaxed)
+            let idle = idleTimeoutNanoseconds.load(ordering: .relaxed)
+            let currentTimeout = idle > 0 ? idle : timeoutNanoseconds
             let now = rt_monotonic_nanoseconds()
             if beat != lastBeat {
                 lastBeat = beat
                 lastChange = now
-            } else if now - lastChange > timeoutNanoseconds {
+            } else if now - lastChange > currentTimeout {
                 firedFlag.store(true, ordering: .releasing)
                 try? board.enterSafeState()
                 return

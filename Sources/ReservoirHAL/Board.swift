@@ -18,13 +18,17 @@ public struct Board {
     public let interlock: any DigitalInputLine
     /// The time the board runs on.
     public let clock: any BoardClock
+    /// The simulation behind the board, when it is one (nil for hardware).
+    public let simulation: (any RestartableSimulation)?
 
     /// A board from its parts.
     public init(
         wiring: BoardDescription, dac: any AnalogOutput, adc: any AnalogInput,
         ampEnable: any DigitalOutputLine, loopClose: any DigitalOutputLine,
-        trigger: any DigitalOutputLine, interlock: any DigitalInputLine, clock: any BoardClock
+        trigger: any DigitalOutputLine, interlock: any DigitalInputLine, clock: any BoardClock,
+        simulation: (any RestartableSimulation)? = nil
     ) {
+        self.simulation = simulation
         self.wiring = wiring
         self.dac = dac
         self.adc = adc
@@ -89,4 +93,13 @@ public struct SafeStateOutcome: Sendable {
 
     /// Fully safe: ring off and DAC at its safe level.
     public var isSafe: Bool { ringDisabled && dacAtSafeLevel }
+}
+
+/// A simulated board that can start its physics and noise afresh from a seed while it is in
+/// its safe state. A training run does so at every checkpoint, so a run resumed from a
+/// checkpoint in a new process meets the same simulated device as the uninterrupted run did
+/// (hardware cannot, and a resumed hardware run simply continues).
+public protocol RestartableSimulation: AnyObject {
+    /// Restarts the simulation's state and noise from `seed`; the board must be safe.
+    func restart(seed: UInt64)
 }

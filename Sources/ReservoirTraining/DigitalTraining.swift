@@ -137,10 +137,10 @@ public final class DigitalTraining {
     public func resume() throws {
         guard let runDirectory else { return }
         guard runDirectory.hasCheckpoint else {
-            try runDirectory.truncateLogs(toStep: 0, forwardPasses: 0)
+            try runDirectory.truncateLogs(toStep: 0, forwardPasses: 0, evaluation: Evaluation.self)
             return
         }
-        let checkpoint = try runDirectory.loadCheckpoint()
+        let checkpoint: TrainingCheckpoint = try runDirectory.loadCheckpoint()
         parameters = checkpoint.parameters
         forwardPasses = checkpoint.forwardPasses
         step = checkpoint.step
@@ -151,7 +151,7 @@ public final class DigitalTraining {
         } else {
             optimizer = checkpoint.optimizer
         }
-        try runDirectory.truncateLogs(toStep: step, forwardPasses: forwardPasses)
+        try runDirectory.truncateLogs(toStep: step, forwardPasses: forwardPasses, evaluation: Evaluation.self)
         evaluationsDone = try runDirectory.loadEvaluations()
     }
 

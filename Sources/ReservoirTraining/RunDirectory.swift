@@ -24,7 +24,7 @@ public struct RunDirectory: Sendable {
     }()
 
     /// Writes the configuration (atomically).
-    public func saveConfiguration(_ settings: TrainingSettings) throws {
+    public func saveConfiguration<Settings: Encodable>(_ settings: Settings) throws {
         let pretty = JSONEncoder()
         pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
         try DataFile.writeAtomically(
@@ -32,8 +32,21 @@ public struct RunDirectory: Sendable {
     }
 
     /// The configuration saved in the folder.
-    public func loadConfiguration() throws -> TrainingSettings {
-        try JSONDecoder().decode(TrainingSettings.self, from: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+    public func loadConfiguration<Settings: Decodable>(_ type: Settings.Type = TrainingSettings.self) throws -> Settings
+    {
+        do {
+            return try JSONDecoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+        } catch {
+            throw RunDirectoryError(description: "\(configurationPath): cannot read the run's configuration: \(error)")
+        }
+    }
+
+    /// Writes another JSON record of the run (the board's identity, say) atomically.
+    public func saveRecord<Record: Encodable>(_ record: Record, named name: String) throws {
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try DataFile.writeAtomically(
+            String(decoding: try pretty.encode(record), as: UTF8.self) + "\n", to: "\(path)/\(name)")
     }
 
     func append(_ lines: [String], to file: String) throws {
@@ -49,16 +62,16 @@ public struct RunDirectory: Sendable {
 
     func appendSteps(_ lines: [String]) throws { try append(lines, to: stepsPath) }
 
-    func appendEvaluation(_ evaluation: Evaluation) throws {
+    func appendEvaluation<Record: Encodable>(_ evaluation: Record) throws {
         try append([String(decoding: try Self.encoder.encode(evaluation), as: UTF8.self)], to: evaluationsPath)
     }
 
-    func loadEvaluations() throws -> [Evaluation] {
+    func loadEvaluations<Record: Decodable>() throws -> [Record] {
         guard let text = try? String(contentsOfFile: evaluationsPath, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Evaluation.self, from: Data($0.utf8)) }
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Record.self, from: Data($0.utf8)) }
     }
 
-    func saveCheckpoint(_ checkpoint: TrainingCheckpoint) throws {
+    func saveCheckpoint<Checkpoint: Encodable>(_ checkpoint: Checkpoint) throws {
         try DataFile.writeAtomically(
             String(decoding: try Self.encoder.encode(checkpoint), as: UTF8.self), to: checkpointPath)
     }
@@ -66,17 +79,19 @@ public struct RunDirectory: Sendable {
     /// Whether a checkpoint has been written.
     var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
 
-    func loadCheckpoint() throws -> TrainingCheckpoint {
+    func loadCheckpoint<Checkpoint: Decodable>() throws -> Checkpoint {
         do {
             return try JSONDecoder().decode(
-                TrainingCheckpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
+                Checkpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
         } catch {
             throw RunDirectoryError(description: "\(checkpointPath): cannot resume: \(error.localizedDescription)")
         }
     }
 
     /// Drops log lines written after the checkpoint (a crash may have left some).
-    func truncateLogs(toStep step: Int, forwardPasses: Int) throws {
+    func truncateLogs<Record: Codable & HasForwardPasses>(
+        toStep step: Int, forwardPasses: Int, evaluation: Record.Type
+    ) throws {
         if let text = try? String(contentsOfFile: stepsPath, encoding: .utf8) {
             let kept = text.split(separator: "\n").filter { line in
                 guard let data = line.data(using: .utf8),
@@ -87,7 +102,7 @@ public struct RunDirectory: Sendable {
             }
             try DataFile.writeAtomically(kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n"), to: stepsPath)
         }
-        let evaluations = try loadEvaluations().filter { $0.forwardPasses <= forwardPasses }
+        let evaluations: [Record] = try loadEvaluations().filter { $0.forwardPasses <= forwardPasses }
         let lines = try evaluations.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
         try DataFile.writeAtomically(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: evaluationsPath)
     }
@@ -109,6 +124,32 @@ public struct RunDirectory: Sendable {
                 title: "accuracy against forward passes", x: passes,
                 series: [("train", evaluations.map(\.trainAccuracy)), ("test", evaluations.map(\.testAccuracy))]),
             to: "\(path)/accuracy.svg")
+    }
+}
+
+/// An evaluation record, kept in evaluations.jsonl.
+protocol HasForwardPasses {
+    var forwardPasses: Int { get }
+}
+extension Evaluation: HasForwardPasses {}
+extension RingEvaluation: HasForwardPasses {}
+
+extension RunDirectory {
+    /// Writes a ring run's summary.json and its plots (loss; accuracy or NRMSE).
+    func finishRing(summary: RingTrainingSummary, evaluations: [RingEvaluation], regression: Bool) throws {
+        try saveRecord(summary, named: "summary.json")
+        let passes = evaluations.map { Double($0.forwardPasses) }
+        try DataFile.writeAtomically(
+            SVGPlot.lines(
+                title: "loss against forward passes (ring)", x: passes,
+                series: [("train", evaluations.map(\.trainLoss)), ("test", evaluations.map(\.testLoss))]),
+            to: "\(path)/loss.svg")
+        let metric = regression ? "NRMSE" : "accuracy"
+        try DataFile.writeAtomically(
+            SVGPlot.lines(
+                title: "\(metric) against forward passes (ring)", x: passes,
+                series: [("train", evaluations.map(\.trainMetric)), ("test", evaluations.map(\.testMetric))]),
+            to: "\(path)/\(regression ? "nrmse" : "accuracy").svg")
     }
 }
 

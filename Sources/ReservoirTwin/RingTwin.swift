@@ -318,3 +318,21 @@ public final class RingTwin {
     /// The DAC's present output in volts (errors applied, before its filter).
     public var dacOutput: Volts { Volts(heldOutputVolts) }
 }
+
+extension RingTwin: RestartableSimulation {
+    /// Starts the ring's physics afresh as a new twin from `seed` would (field, filters, drift
+    /// δ = 0, latency line, noise streams), keeping the present DAC level, GPIO state, active
+    /// faults and the clock. Streams must be closed and the board safe (the ring off), as it is
+    /// between a training run's sessions.
+    public func restart(seed: UInt64) {
+        precondition(dacQueue == nil && adcQueue == nil, "restart the twin with its streams closed")
+        catchUp()
+        let old = simulator
+        simulator = RingSimulator(parameters: parameters, seed: seed, initialDACVolts: heldOutputVolts)
+        simulator.gainGateOpen = amplifierEnabled && loopClosed
+        simulator.amplifierFailed = old.amplifierFailed
+        simulator.noiseFactor = old.noiseFactor
+        simulator.adcMode = old.adcMode
+        old.deallocate()
+    }
+}

@@ -122,7 +122,7 @@ extension RingTwin {
             ampEnable: TwinOutputLine { [unowned self] in self.setAmplifier($0) },
             loopClose: TwinOutputLine { [unowned self] in self.setLoop($0) },
             trigger: TwinOutputLine { [unowned self] in self.setTrigger($0) },
-            interlock: TwinInterlockLine(twin: self), clock: clock)
+            interlock: TwinInterlockLine(twin: self), clock: clock, simulation: self)
         do {
             try board.enterSafeState()
         } catch {

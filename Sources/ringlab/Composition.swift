@@ -93,14 +93,22 @@ extension Composition {
     static func operatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
         -> BoardDescription.OperatingPoint
     {
+        try calibratedOperatingPoint(of: board, randomize: randomize, quiet: quiet).point
+    }
+
+    /// `operatingPoint(of:)` with the calibration it came from (nil: the board file's).
+    static func calibratedOperatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
+        -> (point: BoardDescription.OperatingPoint, calibration: (record: CalibrationRecord, path: String)?)
+    {
         let store = CalibrationStore(root: locateDefault(defaultCalibrationRoot))
         let serial = serial(of: board, randomize: randomize)
         let filed = board.wiring.operatingPoint
         if let (record, path) = try store.current(board: board.wiring.name, serial: serial) {
             if !quiet { FileHandle.standardError.write(Data("ringlab: using calibration \(path)\n".utf8)) }
-            return BoardDescription.OperatingPoint(
+            let point = BoardDescription.OperatingPoint(
                 biasVolts: Volts(record.biasVolts), spanVolts: Volts(record.spanVolts),
                 latencySamples: record.latencySamples, feedback: filed?.feedback ?? 2.4)
+            return (point, (record, path))
         }
         guard let point = filed else {
             throw ConfigError(
@@ -115,7 +123,7 @@ extension Composition {
                     "ringlab: uncalibrated (no calibration for \(board.wiring.name)/\(serial)); using the operating point of \(board.wiring.source)\n"
                         .utf8))
         }
-        return point
+        return (point, nil)
     }
 }
 

@@ -12,11 +12,16 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "digits, moons or csv:PATH.")
     var task: String = "digits"
 
-    @Option(name: .long, help: "mlp (a digital network; the ring model comes later).")
+    @Option(name: .long, help: "mlp (a digital network) or ring (the ring as a layer, through the drive loop).")
     var model: String = "mlp"
 
-    @Option(name: .long, help: "pgt, backprop or spsa.")
-    var mode: String = "pgt"
+    @Option(
+        name: .customLong("mode"),
+        help: "mlp: pgt (default), backprop or spsa. ring: pgt-hybrid (default), pgt or readout.")
+    var modeOption: String?
+
+    /// The mode asked for, or the model's default.
+    var mode: String { modeOption ?? (model == "ring" ? "pgt-hybrid" : "pgt") }
 
     @Option(name: .long, help: "Forward passes to spend (backprop counts 2 per step).")
     var budget: Int = 10_000
@@ -40,8 +45,18 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Directions K per PGT step.")
     var directions: Int = TrainingDefaults.directions
 
-    @Option(name: .long, help: "Perturbation scale σ (default: 0.001; ring pgt-hybrid: 0.02 drive units).")
+    @Option(
+        name: .long,
+        help:
+            "Perturbation scale σ (default: 0.001; ring: calibrated on the board from the loss noise, in drive units).")
     var sigma: Double?
+
+    @Option(
+        name: .customLong("readout-lr"), help: "Learning rate of the readout's Adam (ring pgt-hybrid; default 0.01).")
+    var readoutLR: Double?
+
+    @Option(name: .long, help: "Repeats R of every ring evaluation, averaged (--model ring).")
+    var shots = 1
 
     @Option(name: .long, help: "Learning rate (PGT's optimizer, or backprop's Adam).")
     var lr: Double?
@@ -97,7 +112,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Virtual nodes N of the ring (--model ring; default: the loop's).")
     var nodes: Int?
 
-    @Option(name: .long, help: "Feedback η of the drive loop (--model ring; default 0: samples are independent).")
+    @Option(
+        name: .long,
+        help:
+            "Feedback η of the drive loop (--model ring; default 0 for samples, the board's for sine-square and narma10)."
+    )
     var feedback: Double?
 
     @Option(
@@ -113,13 +132,16 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--model must be mlp or ring; found \(model)")
         }
         if model == "ring" {
-            guard mode == "readout" || mode == "pgt-hybrid" else {
-                throw ValidationError(
-                    "--model ring takes --mode readout or pgt-hybrid so far (pgt on the ring is not built yet); found \(mode)"
-                )
+            guard RingTrainingSettings.Mode(rawValue: mode) != nil else {
+                throw ValidationError("--model ring takes --mode pgt-hybrid, pgt or readout; found \(mode)")
             }
-            guard budget >= 2, (batch ?? 1) >= 1, (sigma ?? 1) > 0, (nodes ?? 1) >= 1 else {
-                throw ValidationError("--budget ≥ 2, --batch ≥ 1, --sigma > 0 and --nodes ≥ 1 are required")
+            guard budget >= 2, (batch ?? 1) >= 1, (sigma ?? 1) > 0, (nodes ?? 1) >= 1, shots >= 1 else {
+                throw ValidationError(
+                    "--budget ≥ 2, --batch ≥ 1, --sigma > 0, --nodes ≥ 1 and --shots ≥ 1 are required")
+            }
+            guard ["digits", "moons", "sine-square", "narma10"].contains(task) || task.hasPrefix("csv:") else {
+                throw ValidationError(
+                    "--task must be digits, moons, sine-square, narma10 or csv:PATH for the ring; found \(task)")
             }
             return
         }
@@ -156,8 +178,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        if model == "ring" {
-            try runRingReadout()
+        // A ring run's folder has the board's identity beside its configuration.
+        if model == "ring" || resume.map({ FileManager.default.fileExists(atPath: "\($0)/board.json") }) == true {
+            try runRing()
             return
         }
         let summary = try reportingErrors { () throws -> TrainingSummary in
@@ -214,60 +237,41 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// `--model ring --mode readout`: a fixed random mask, the ring through the drive loop on
-    /// the board, ridge readouts (classic reservoir computing; the baseline of issue 6).
-    func runRingReadout() throws {
-        try reportingErrors {
-            let started = Date()
-            let split = DatasetSplit(try Self.dataset(task, seed: seed), seed: seed)
-            let (device, _) = try Composition.board(file: Composition.locateDefault(board), seed: seed)
-            var settings = ReservoirSettings(operatingPoint: try Composition.operatingPoint(of: device))
+    /// `--model ring`: the ring model through the drive loop on the board (RingTrainRun).
+    func runRing() throws {
+        let summary = try reportingErrors { () throws -> RingTrainingSummary in
+            var settings = RingTrainingSettings()
+            settings.task = task
+            settings.mode = RingTrainingSettings.Mode(rawValue: mode)!
+            settings.budget = budget
+            settings.batch = batch ?? settings.batch
+            settings.seed = seed
+            settings.board = board
+            settings.sigma = sigma
+            settings.shots = shots
             if let nodes { settings.nodes = nodes }
-            // Samples of a static task are independent: the loop's feedback would carry one
-            // sample's state into the next.
-            settings.feedback = feedback ?? 0
-            let loop = try DriveLoop(board: device, settings: settings)
-            if mode == "pgt-hybrid" {
-                var hybrid = RingHybridTraining.Settings()
-                hybrid.budget = budget
-                hybrid.batch = batch ?? 32
-                hybrid.seed = seed
-                if let lr { hybrid.preLearningRate = lr }
-                if let sigma { hybrid.sigma = sigma }
-                if let weightDecay { hybrid.readoutWeightDecay = weightDecay }
-                let training = RingHybridTraining(loop: loop, split: split, settings: hybrid)
-                let accuracy = try training.run()
-                let summary = RingReadoutSummary(
-                    test_accuracy: accuracy, train_accuracy: try training.accuracy(split.train),
-                    forward_passes: training.forwardPasses,
-                    seconds: Date().timeIntervalSince(started), mode: mode, seed: seed, task: task,
-                    nodes: settings.nodes)
-                if json {
-                    try printJSON(summary)
-                } else {
-                    print(
-                        String(
-                            format: "ring pgt-hybrid on %@: test accuracy %.4f after %d forward passes, N = %d, %.1f s",
-                            task, accuracy, training.forwardPasses, settings.nodes, summary.seconds))
-                }
-                return
-            }
-            let result = try RingReadoutTraining(
-                loop: loop, inputScale: ReservoirExperiment.defaultInputScale, seed: seed
-            ).run(split: split)
-            let summary = RingReadoutSummary(
-                test_accuracy: result.testAccuracy, train_accuracy: result.trainAccuracy,
-                forward_passes: result.samplesStreamed, seconds: Date().timeIntervalSince(started), mode: "readout",
-                seed: seed, task: task, nodes: settings.nodes)
-            if json {
-                try printJSON(summary)
-            } else {
-                print(
-                    String(
-                        format: "ring readout on %@: test accuracy %.4f (train %.4f), N = %d, %.1f s, seed %llu",
-                        task, result.testAccuracy, result.trainAccuracy, settings.nodes, summary.seconds, seed))
-            }
+            if let lr { settings.preLearningRate = lr }
+            if let readoutLR { settings.readoutLearningRate = readoutLR }
+            if let weightDecay { settings.readoutWeightDecay = weightDecay }
+            if let perSample { settings.perSampleDirections = perSample }
+            return try RingTrainRun.run(
+                settings: settings, feedback: feedback, runDirectory: runDirectory, resume: resume)
         }
+        if json {
+            try printJSON(summary)
+            return
+        }
+        let metric =
+            summary.test_nrmse.map { String(format: "test NRMSE %.4f", $0) }
+            ?? String(
+                format: "test accuracy %.4f (train %.4f)", summary.test_accuracy ?? .nan, summary.train_accuracy ?? .nan
+            )
+        print(
+            String(
+                format: "ring %@ on %@: %@ after %d forward passes, N = %d, converters %.1f%% busy, %.1f s, seed %llu",
+                summary.mode, summary.task, metric, summary.forward_passes, summary.nodes,
+                100 * summary.converter_utilization, summary.seconds, summary.seed))
+        if let path = runDirectory ?? resume { print("run directory: \(path) (config, board.json, logs, plots)") }
     }
 
     static func directionKind(_ text: String) throws -> DirectionKind {
@@ -362,17 +366,4 @@ enum TrainingDefaults {
         configuration.learningRate = learningRate
         return configuration
     }
-}
-
-/// What `ringlab train --model ring --mode readout --json` prints.
-struct RingReadoutSummary: Encodable {
-    var test_accuracy: Double
-    var train_accuracy: Double
-    var forward_passes: Int
-    var seconds: Double
-    var mode: String
-    var seed: UInt64
-    var task: String
-    var nodes: Int
-
 }

@@ -151,6 +151,35 @@ func meanEstimate(
         #expect(signs == [1, -1, -1, 1, 1, -1, -1, 1])
         #expect(estimator.forwardPassesPerStep == 8)
     }
+
+    /// With one direction per step the pairs alternate from step to step: (+,−), (−,+), (+,−)…
+    /// as handed over to a device that evaluates a step's vectors together.
+    @Test func withOneDirectionTheOrderAlternatesFromStepToStep() {
+        let estimator = PerturbativeEstimator(
+            directions: DirectionGenerator(kind: .rademacher, seed: 1), directionCount: 1, sigma: 1)
+        let scratch = EstimatorScratch(directionCount: 1, dimension: 1)
+        var gradient = [0.0]
+        var differences: [Double] = []
+        var firstSigns: [Double] = []
+        for step in 0..<4 {
+            [0.0].withUnsafeBufferPointer { p in
+                gradient.withUnsafeMutableBufferPointer { g in
+                    estimator.estimate(
+                        step: step, parameters: p,
+                        losses: { vectors, values in
+                            #expect(vectors.count == 2 && values.count == 2)
+                            firstSigns.append(vectors[0] * scratch.directions[0] > 0 ? 1 : -1)
+                            #expect(vectors[1] == -vectors[0])
+                            values[0] = vectors[0]
+                            values[1] = vectors[1]
+                        }, scratch: scratch, gradient: g, differences: &differences)
+                }
+            }
+            // L(θ) = θ: c = [L(σz) − L(−σz)]/(2σ) = z whatever the order.
+            #expect(differences == [scratch.directions[0]])
+        }
+        #expect(firstSigns == [1, -1, 1, -1])
+    }
 }
 
 @Suite struct SigmaCalibrationTests {

@@ -128,4 +128,35 @@ import Testing
         replayed.replay(records)
         #expect(replayed.parameters == trainer.parameters)
     }
+
+    /// The batched form (a device evaluates all of a pass's samples at once, the first pass +
+    /// on even steps and − on odd ones) takes the same steps as the per-sample loop.
+    @Test func batchedPerSampleStepsEqualTheSampleBySampleOnes() {
+        var settings = configuration()
+        settings.learningRate = 0.05
+        settings.optimizer = .adam
+        let initial: [Double] = [0.3, -0.1, 0, 0.2, 0.5]
+        let sequential = PerturbativeTrainer(configuration: settings, parameters: initial, totalSteps: 50)
+        let batched = PerturbativeTrainer(configuration: settings, parameters: initial, totalSteps: 50)
+        var firstSigns: [Bool] = []
+        for _ in 0..<50 {
+            let expected = sequential.step(sampleCount: 4, sampleLoss: Self.sampleLoss)
+            let theta = batched.parameters
+            let record = batched.step(sampleCount: 4) { directions, plusFirst, values in
+                firstSigns.append(plusFirst)
+                var perturbed = theta
+                for pass in 0..<2 {
+                    let sign = (pass == 0) == plusFirst ? settings.sigma : -settings.sigma
+                    for sample in 0..<4 {
+                        for i in 0..<5 { perturbed[i] = theta[i] + sign * directions[sample * 5 + i] }
+                        values[pass * 4 + sample] = perturbed.withUnsafeBufferPointer { Self.sampleLoss($0, sample) }
+                    }
+                }
+            }
+            #expect(record.differences.count == 4)
+            #expect(zip(record.differences, expected.differences).allSatisfy { abs($0 - $1) < 1e-9 })
+        }
+        #expect(firstSigns.prefix(4) == [true, false, true, false])
+        for i in 0..<5 { #expect(abs(batched.parameters[i] - sequential.parameters[i]) < 1e-9) }
+    }
 }

@@ -35,15 +35,17 @@ import Testing
             let (_, board) = try TwinFixtures.twinBoard(seed: 1)
             var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
             loopSettings.feedback = 0
-            var settings = RingHybridTraining.Settings()
+            var settings = RingTrainingSettings()
+            settings.task = "moons"
             settings.budget = 3_000
+            settings.sigma = 0.02
             settings.preLearningRate = preLearningRate
-            let training = RingHybridTraining(
+            let training = RingTraining(
                 loop: try DriveLoop(board: board, settings: loopSettings),
-                split: DatasetSplit(Datasets.moons(seed: 1), seed: 1), settings: settings)
+                task: .samples(DatasetSplit(Datasets.moons(seed: 1), seed: 1)), settings: settings)
             let result = try training.run()
             #expect(training.forwardPasses == 3_000)
-            return result
+            return try #require(result.test_accuracy)
         }
         let fixed = try accuracy(preLearningRate: 0)
         let trained = try accuracy(preLearningRate: 0.03)

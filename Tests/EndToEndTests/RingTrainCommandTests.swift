@@ -1,0 +1,95 @@
+import Foundation
+import ReservoirTesting
+import Testing
+
+/// `ringlab train --model ring`: reproducible, resumable, and the tasks beyond digits.
+@Suite struct RingTrainCommandTests {
+    func temporaryFolder() -> String { NSTemporaryDirectory() + "ringlab-ring-\(UUID().uuidString)" }
+
+    @Test func theSameSeedGivesTheSameSummary() throws {
+        let arguments = ["train", "--model", "ring", "--task", "moons", "--budget", "400", "--seed", "4", "--json"]
+        let first = try CommandRunner.ringlabJSON(arguments)
+        let second = try CommandRunner.ringlabJSON(arguments)
+        for key in ["test_accuracy", "train_accuracy", "sigma", "forward_passes", "steps"] {
+            #expect(first[key] != nil, "\(key) is missing")
+            #expect("\(first[key] ?? "")" == "\(second[key] ?? "")", "\(key)")
+        }
+    }
+
+    @Test func aRingRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne() throws {
+        let arguments = [
+            "train", "--model", "ring", "--task", "digits", "--budget", "6000", "--nodes", "30", "--seed", "2",
+            "--json",
+        ]
+        let whole = temporaryFolder()
+        let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
+
+        // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
+        let broken = temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
+        process.arguments = arguments + ["--run-dir", broken]
+        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        // Kill after a checkpoint or two (one every 600 passes) and well before the end.
+        let checkpoint = broken + "/checkpoint.json"
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: checkpoint), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
+        let resumed = try CommandRunner.ringlabJSON(["train", "--resume", broken, "--json"])
+
+        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "sigma"] {
+            #expect("\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")
+        }
+        let parameters = { (folder: String) throws -> [Double] in
+            let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint.json"))
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            return (object?["parameters"] as? [Double] ?? []) + (object?["readoutParameters"] as? [Double] ?? [])
+        }
+        #expect(try parameters(broken) == (try parameters(whole)))
+        #expect(try !parameters(whole).isEmpty)
+        for file in [
+            "config.json", "board.json", "steps.jsonl", "evaluations.jsonl", "summary.json", "loss.svg", "accuracy.svg",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: "\(broken)/\(file)"), "\(file) is missing")
+        }
+        // The board's identity: file, hash and the calibration the operating point came from.
+        let board =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: broken + "/board.json"))) as? [String: Any]
+        #expect((board?["board_file_sha256"] as? String)?.count == 64)
+        #expect((board?["calibration_file"] as? String)?.contains("calibration/twin/default/") == true)
+    }
+
+    @Test func sineSquareIsLearnedThroughTheFeedbackLoop() throws {
+        let summary = try CommandRunner.ringlabJSON([
+            "train", "--model", "ring", "--task", "sine-square", "--budget", "1000", "--json",
+        ])
+        let accuracy = try #require(summary["test_accuracy"] as? Double)
+        #expect(accuracy >= 0.97, "sine-square test accuracy \(accuracy)")
+    }
+
+    @Test func narma10ReportsItsNRMSEAndTheConvertersUtilization() throws {
+        let summary = try CommandRunner.ringlabJSON([
+            "train", "--model", "ring", "--task", "narma10", "--budget", "200", "--json",
+        ])
+        let nrmse = try #require(summary["test_nrmse"] as? Double)
+        #expect(nrmse > 0 && nrmse < 1.2, "NARMA10 NRMSE \(nrmse)")
+        #expect(summary["test_accuracy"] == nil)
+        let utilization = try #require(summary["converter_utilization"] as? Double)
+        #expect(utilization > 0.5 && utilization <= 1, "utilization \(utilization)")
+    }
+
+    @Test func aBadModeIsRefusedWithTheChoices() throws {
+        let outcome = try CommandRunner.ringlab(["train", "--model", "ring", "--mode", "spsa"])
+        #expect(outcome.status != 0)
+        #expect(outcome.standardError.contains("pgt-hybrid, pgt or readout"))
+    }
+}
