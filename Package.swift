@@ -82,7 +82,7 @@ let package = Package(
             name: "ReservoirTraining",
             dependencies: [
                 "NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles", "ReservoirHAL",
-                "ReservoirControl",
+                "ReservoirControl", "CRealtime",
             ]),
 
         // Test support: fixtures and fakes for what cannot exist on a build machine.
@@ -131,8 +131,7 @@ let package = Package(
             name: "ReservoirTrainingTests",
             dependencies: [
                 "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL",
-                "ReservoirTwin",
-                "PerturbativeTraining",
+                "ReservoirTwin", "PerturbativeTraining", "SeededRandom",
             ]),
         .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
     ],

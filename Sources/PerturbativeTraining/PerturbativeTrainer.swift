@@ -222,6 +222,12 @@ public final class PerturbativeTrainer {
                 }
             }
         }
+        return applyPerSampleGradient(meanLoss: total / Double(2 * sampleCount))
+    }
+    private var batchScratch: [Double] = []
+
+    /// Clips the per-sample estimate in `gradient`, applies it, and records the step.
+    private func applyPerSampleGradient(meanLoss: Double) -> StepRecord {
         let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: configuration.clipNorm) }
         let rate = learningRate
         gradient.withUnsafeBufferPointer { g in
@@ -230,12 +236,11 @@ public final class PerturbativeTrainer {
             }
         }
         let record = StepRecord(
-            step: step, differences: differences, loss: total / Double(2 * sampleCount), gradientNorm: norm,
-            learningRate: rate, accepted: true)
+            step: step, differences: differences, loss: meanLoss, gradientNorm: norm, learningRate: rate,
+            accepted: true)
         step += 1
         return record
     }
-    private var batchScratch: [Double] = []
     private var batchLossValues: [Double] = []
 
     /// One step in per-sample mode: `sampleLoss(θ', s)` is sample s's loss at θ'. The B
@@ -278,18 +283,7 @@ public final class PerturbativeTrainer {
                 }
             }
         }
-        let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: configuration.clipNorm) }
-        let rate = learningRate
-        gradient.withUnsafeBufferPointer { g in
-            parameters.withUnsafeMutableBufferPointer { p in
-                optimizer.apply(gradient: g, learningRate: rate, weightDecay: configuration.weightDecay, to: p)
-            }
-        }
-        let record = StepRecord(
-            step: step, differences: differences, loss: total / Double(2 * sampleCount), gradientNorm: norm,
-            learningRate: rate, accepted: true)
-        step += 1
-        return record
+        return applyPerSampleGradient(meanLoss: total / Double(2 * sampleCount))
     }
     private var perSampleScratch: EstimatorScratch?
 

@@ -243,10 +243,7 @@ public final class RingTraining {
         let nodes = loop.settings.nodes
         let count = rows.count
         let size = evaluations * count * nodes
-        if drive.count < size {
-            drive = [Double](repeating: 0, count: size)
-            states = [Double](repeating: 0, count: size)
-        }
+        reserveStreamBuffers(size)
         try rows.inputs.withUnsafeBufferPointer { x in
             try drive.withUnsafeMutableBufferPointer { allDrive in
                 for e in 0..<evaluations {
@@ -263,8 +260,7 @@ public final class RingTraining {
             }
         }
         let scored = rows.scored
-        let readoutCount = readoutNetwork.parameterCount
-        var gradient = [Double](repeating: 0, count: readoutGradient == nil ? 0 : readoutCount)
+        var gradient = [Double](repeating: 0, count: readoutGradient == nil ? 0 : readoutNetwork.parameterCount)
         // pgt-hybrid: one readout for every evaluation; pgt: each row of θ has its own.
         let sharedReadout = settings.mode == .pgt ? [] : readoutParameters
         states.withUnsafeBufferPointer { s in
@@ -284,18 +280,9 @@ public final class RingTraining {
                                 settings.mode == .pgt
                                 ? UnsafeBufferPointer(rebasing: vectors[(e * width + preCount)..<((e + 1) * width)])
                                 : shared
-                            if let readoutGradient {
-                                let gradientStart = rt_monotonic_nanoseconds()
-                                losses[e] = gradient.withUnsafeMutableBufferPointer { g in
-                                    readoutNetwork.lossAndGradient(
-                                        parameters: readout, batch: batch, workspace: readoutWorkspace, gradient: g)
-                                }
-                                for index in 0..<readoutCount { readoutGradient[index] += gradient[index] }
-                                gradientNanoseconds += rt_monotonic_nanoseconds() - gradientStart
-                            } else {
-                                losses[e] = readoutNetwork.loss(
-                                    parameters: readout, batch: batch, workspace: readoutWorkspace)
-                            }
+                            losses[e] = readoutLoss(
+                                readout, batch, scratch: &gradient, accumulating: readoutGradient,
+                                gradientNanoseconds: &gradientNanoseconds)
                         }
                     }
                 }
@@ -322,10 +309,7 @@ public final class RingTraining {
         let count = rows.count
         let width = trainer.parameters.count
         let size = 2 * count * nodes
-        if drive.count < size {
-            drive = [Double](repeating: 0, count: size)
-            states = [Double](repeating: 0, count: size)
-        }
+        reserveStreamBuffers(size)
         let sigma = trainer.configuration.sigma
         let theta = trainer.parameters
         try theta.withUnsafeBufferPointer { p in
@@ -388,19 +372,9 @@ public final class RingTraining {
                                 inputs: passStates, labels: task.isRegression ? nil : labels,
                                 targets: task.isRegression ? targets : nil, count: count)
                             try readoutParameters.withUnsafeBufferPointer { readout in
-                                if let readoutGradient {
-                                    let gradientStart = rt_monotonic_nanoseconds()
-                                    _ = gradient.withUnsafeMutableBufferPointer { g in
-                                        readoutNetwork.lossAndGradient(
-                                            parameters: readout, batch: batch, workspace: readoutWorkspace, gradient: g)
-                                    }
-                                    for index in gradient.indices { readoutGradient[index] += gradient[index] }
-                                    gradientNanoseconds += rt_monotonic_nanoseconds() - gradientStart
-                                } else {
-                                    readoutNetwork.forward(
-                                        parameters: readout, inputs: passStates, count: count,
-                                        workspace: readoutWorkspace)
-                                }
+                                _ = readoutLoss(
+                                    readout, batch, scratch: &gradient, accumulating: readoutGradient,
+                                    gradientNanoseconds: &gradientNanoseconds)
                                 guard rows.scored == 0..<count else {
                                     throw RingTaskError(description: "per-sample directions need every row scored")
                                 }
@@ -416,6 +390,32 @@ public final class RingTraining {
                 }
             }
         }
+    }
+
+    /// The readout's mean loss on `batch` (its outputs stay in the workspace); with
+    /// `accumulating`, its exact gradient is added there too (timed as bookkeeping, not as a
+    /// forward pass).
+    private func readoutLoss(
+        _ readout: UnsafeBufferPointer<Double>, _ batch: Batch, scratch gradient: inout [Double],
+        accumulating readoutGradient: UnsafeMutableBufferPointer<Double>?, gradientNanoseconds: inout Int64
+    ) -> Double {
+        guard let readoutGradient else {
+            return readoutNetwork.loss(parameters: readout, batch: batch, workspace: readoutWorkspace)
+        }
+        let started = rt_monotonic_nanoseconds()
+        let loss = gradient.withUnsafeMutableBufferPointer { g in
+            readoutNetwork.lossAndGradient(parameters: readout, batch: batch, workspace: readoutWorkspace, gradient: g)
+        }
+        for index in gradient.indices { readoutGradient[index] += gradient[index] }
+        gradientNanoseconds += rt_monotonic_nanoseconds() - started
+        return loss
+    }
+
+    /// Grows the drive and state buffers to `size` values (the largest evaluation so far).
+    private func reserveStreamBuffers(_ size: Int) {
+        guard drive.count < size else { return }
+        drive = [Double](repeating: 0, count: size)
+        states = [Double](repeating: 0, count: size)
     }
 
     /// One sample's loss from its outputs: softmax cross-entropy log Σ e^{z_c} − z_y, or

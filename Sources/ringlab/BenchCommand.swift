@@ -4,5 +4,5 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print their figures.",
-        subcommands: [BenchTwinCommand.self, BenchLoopCommand.self, BenchNNCommand.self])
+        subcommands: [BenchTwinCommand.self, BenchLoopCommand.self, BenchNNCommand.self, BenchTrainCommand.self])
 }

@@ -38,12 +38,13 @@ enum RingTrainRun {
     /// A drive loop for `settings` on its board; the board's identity for the run directory.
     /// A new run (`chooseFeedback`) sets the settings' feedback: `feedback`, or the default
     /// for its task at the board's operating point; a resumed run keeps its own.
-    static func loop(for settings: inout RingTrainingSettings, chooseFeedback: Bool, feedback: Double?) throws
-        -> (DriveLoop, RunBoardIdentity)
-    {
+    static func loop(
+        for settings: inout RingTrainingSettings, chooseFeedback: Bool, feedback: Double?,
+        clock: any BoardClock = ManualClock(), quiet: Bool = false
+    ) throws -> (DriveLoop, RunBoardIdentity) {
         let path = Composition.locateDefault(settings.board)
-        let (board, _) = try Composition.board(file: path, seed: settings.seed)
-        let (point, calibration) = try Composition.calibratedOperatingPoint(of: board)
+        let (board, _) = try Composition.board(file: path, seed: settings.seed, clock: clock)
+        let (point, calibration) = try Composition.calibratedOperatingPoint(of: board, quiet: quiet)
         if chooseFeedback { settings.feedback = feedback ?? defaultFeedback(task: settings.task, point: point) }
         var reservoir = ReservoirSettings(operatingPoint: point)
         reservoir.nodes = settings.nodes

@@ -101,4 +101,20 @@ import Testing
             #expect(stopped.reason == .watchdog, "\(stopped)")
         }
     }
+
+    @Test func aDriveThatIsNotANumberNeverReachesTheDAC() throws {
+        let (twin, board, settings) = try loopOnTwin(configure: { $0.feedback = 0 })
+        let loop = try DriveLoop(board: board, settings: settings)
+        var bad = drive(3, nodes: settings.nodes)
+        bad[settings.nodes + 7] = .nan
+        let before = twin.samplesSimulated
+        do {
+            _ = try evaluate(loop, bad, inputs: 3, evaluations: 1)
+            Issue.record("a NaN drive was streamed")
+        } catch let stopped as LoopStopped {
+            #expect(stopped.reason == .invalidDrive(row: 1, node: 7))
+        }
+        #expect(twin.samplesSimulated == before, "nothing was streamed")
+        #expect(loop.lastSafeState.isSafe)
+    }
 }
