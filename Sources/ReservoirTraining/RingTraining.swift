@@ -40,7 +40,10 @@ public struct RingTrainingSettings: Sendable, Codable, Equatable {
     /// Start a regression readout from the ridge fit of the fixed mask's states (the classic
     /// reservoir's solution).
     public var warmStartReadout = true
-    /// Give every sample of a batch its own direction (independent samples only; docs/pgt.md).
+    /// Width of a hidden Dense + tanh layer before the one that drives the nodes (nil: none).
+    public var preHidden: Int?
+    /// Give every sample of a batch its own direction (independent samples, one pre-layer only;
+    /// docs/pgt.md).
     public var perSampleDirections = true
     /// γ, the drive scale of the initial mask.
     public var inputScale = 0.8
@@ -175,16 +178,23 @@ public final class RingTraining {
         self.runDirectory = runDirectory
         let nodes = loop.settings.nodes
         let features = task.featureCount
-        preNetwork = DenseNetwork(widths: [features, nodes], activations: [.identity], loss: .squaredError)
+        let widths = settings.preHidden.map { [features, $0, nodes] } ?? [features, nodes]
+        preNetwork = DenseNetwork(
+            widths: widths, activations: settings.preHidden == nil ? [.identity] : [.tanh, .identity],
+            loss: .squaredError)
         readoutNetwork = DenseNetwork(
             widths: [nodes, task.outputCount], activations: [.identity],
             loss: task.isRegression ? .squaredError : .softmaxCrossEntropy)
         preCount = preNetwork.parameterCount
+        // The layer that drives the nodes starts as the mask ±γ/√fan-in; a hidden layer before
+        // it (Glorot, zero biases) feeds it tanh units in place of the features.
+        var pre = preNetwork.initialParameters(seed: settings.seed)
+        let last = widths.count - 2
+        let fanIn = widths[last]
         let mask = RingReadoutTraining(loop: loop, inputScale: settings.inputScale, seed: settings.seed)
-            .mask(features: features)
-        let scale = settings.inputScale / Double(features).squareRoot()
-        var pre = [Double](repeating: 0, count: preCount)
-        for index in 0..<(nodes * features) { pre[index] = scale * mask[index] }
+            .mask(features: fanIn)
+        let scale = settings.inputScale / Double(fanIn).squareRoot()
+        for index in 0..<(nodes * fanIn) { pre[preNetwork.weightOffsets[last] + index] = scale * mask[index] }
         readoutParameters = readoutNetwork.initialParameters(seed: settings.seed)
         readoutOptimizer = Optimizer(kind: .adam, dimension: readoutNetwork.parameterCount)
         sigma = settings.sigma ?? Self.sigmaPilot
@@ -216,8 +226,11 @@ public final class RingTraining {
             totalSteps: settings.budget / configuration.forwardPassesPerStep)
     }
 
-    /// Whether steps use per-sample directions: asked for, and the task's samples independent.
-    public var usesPerSampleDirections: Bool { settings.perSampleDirections && !task.isSequence }
+    /// Whether steps use per-sample directions: asked for, the task's samples independent, and
+    /// the pre-layer one Dense layer (whose per-sample perturbation the drive formula covers).
+    public var usesPerSampleDirections: Bool {
+        settings.perSampleDirections && !task.isSequence && settings.preHidden == nil
+    }
 
     /// The pre-layer's parameters (W_pre row-major N × F, then b_pre).
     public var preParameters: [Double] { Array(trainer.parameters[0..<preCount]) }

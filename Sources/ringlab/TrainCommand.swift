@@ -55,6 +55,11 @@ struct TrainCommand: ParsableCommand {
         name: .customLong("readout-lr"), help: "Learning rate of the readout's Adam (ring pgt-hybrid; default 0.01).")
     var readoutLR: Double?
 
+    @Option(
+        name: .customLong("pre-hidden"),
+        help: "Width of a hidden Dense + tanh layer in the ring model's pre-layer (--model ring; default none).")
+    var preHidden: Int?
+
     @Option(name: .long, help: "Repeats R of every ring evaluation, averaged (--model ring).")
     var shots = 1
 
@@ -135,9 +140,11 @@ struct TrainCommand: ParsableCommand {
             guard RingTrainingSettings.Mode(rawValue: mode) != nil else {
                 throw ValidationError("--model ring takes --mode pgt-hybrid, pgt or readout; found \(mode)")
             }
-            guard budget >= 2, (batch ?? 1) >= 1, (sigma ?? 1) > 0, (nodes ?? 1) >= 1, shots >= 1 else {
+            guard budget >= 2, (batch ?? 1) >= 1, (sigma ?? 1) > 0, (nodes ?? 1) >= 1, shots >= 1, (preHidden ?? 1) >= 1
+            else {
                 throw ValidationError(
-                    "--budget ≥ 2, --batch ≥ 1, --sigma > 0, --nodes ≥ 1 and --shots ≥ 1 are required")
+                    "--budget ≥ 2, --batch ≥ 1, --sigma > 0, --nodes ≥ 1, --shots ≥ 1 and --pre-hidden ≥ 1 are required"
+                )
             }
             guard ["digits", "moons", "sine-square", "narma10"].contains(task) || task.hasPrefix("csv:") else {
                 throw ValidationError(
@@ -254,6 +261,7 @@ struct TrainCommand: ParsableCommand {
             if let readoutLR { settings.readoutLearningRate = readoutLR }
             if let weightDecay { settings.readoutWeightDecay = weightDecay }
             if let perSample { settings.perSampleDirections = perSample }
+            settings.preHidden = preHidden
             return try RingTrainRun.run(
                 settings: settings, feedback: feedback, runDirectory: runDirectory, resume: resume)
         }

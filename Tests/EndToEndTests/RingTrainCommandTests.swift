@@ -87,6 +87,14 @@ import Testing
         #expect(utilization > 0.5 && utilization <= 1, "utilization \(utilization)")
     }
 
+    @Test func aHiddenPreLayerTrainsToo() throws {
+        let summary = try CommandRunner.ringlabJSON([
+            "train", "--model", "ring", "--task", "moons", "--budget", "600", "--pre-hidden", "8", "--json",
+        ])
+        let accuracy = try #require(summary["test_accuracy"] as? Double)
+        #expect(accuracy > 0.8, "moons with a hidden pre-layer: \(accuracy)")
+    }
+
     @Test func aBadModeIsRefusedWithTheChoices() throws {
         let outcome = try CommandRunner.ringlab(["train", "--model", "ring", "--mode", "spsa"])
         #expect(outcome.status != 0)
