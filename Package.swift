@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // L0: C system libraries and shims.
@@ -78,6 +79,13 @@ let package = Package(
             ]),
 
         // L3: models, datasets, runs.
+        // L2: the iiod protocol server presenting any Board (issue 7).
+        .target(
+            name: "IIODServer",
+            dependencies: [
+                "ReservoirHAL", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .target(
             name: "ReservoirTraining",
             dependencies: [
@@ -97,7 +105,7 @@ let package = Package(
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
                 "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
-                "TwinFitting", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TwinFitting", "IIODServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),

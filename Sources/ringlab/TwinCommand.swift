@@ -4,5 +4,5 @@ import ArgumentParser
 struct TwinCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "twin", abstract: "Work with the simulated twin of the ring.",
-        subcommands: [TwinCharacterizeCommand.self])
+        subcommands: [TwinCharacterizeCommand.self, TwinServeCommand.self])
 }

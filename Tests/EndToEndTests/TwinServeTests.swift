@@ -1,0 +1,194 @@
+import Foundation
+import ReservoirTesting
+import Testing
+
+/// `ringlab twin serve` against libiio's own tools (Debian's libiio-utils, libiio 0.24): the
+/// checklist of docs/iiod-protocol.md §9, items 1–4, on 127.0.0.1 with an ephemeral port.
+@Suite(.serialized) struct TwinServeTests {
+    /// A running server: the process and its URI.
+    final class Server {
+        let process = Process()
+        let output = Pipe()
+        let errors = Pipe()
+        var uri = ""
+
+        init() throws {
+            process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
+            process.arguments = ["twin", "serve", "--port", "0"]
+            process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            // The first line names the port.
+            var line = Data()
+            let handle = output.fileHandleForReading
+            while !line.contains(UInt8(ascii: "\n")) {
+                let byte = handle.readData(ofLength: 1)
+                if byte.isEmpty { break }
+                line.append(byte)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let range = text.range(of: "ip:127.0.0.1:[0-9]+", options: .regularExpression) else {
+                throw ServeFailure(firstLine: text)
+            }
+            uri = String(text[range])
+        }
+
+        /// Stops the server with SIGTERM; its exit status and what it printed on stderr.
+        func stop() -> (Int32, String) {
+            process.terminate()
+            let log = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: log, as: UTF8.self))
+        }
+    }
+
+    /// Runs a tool with a time bound; (status, stdout, stderr).
+    func tool(_ name: String, _ arguments: [String], input: Data? = nil) throws -> (Int32, Data, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["20", "/usr/bin/\(name)"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        let standardInput = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = standardInput
+        try process.run()
+        if let input { standardInput.fileHandleForWriting.write(input) }
+        try standardInput.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let error = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data, String(decoding: error, as: UTF8.self))
+    }
+
+    @Test func libiiosToolsWorkAgainstTheTwin() throws {
+        let server = try Server()
+        defer { _ = server.stop() }
+        let (infoStatus, info, infoErrors) = try tool("iio_info", ["-u", server.uri])
+        let listing = String(decoding: info, as: UTF8.self)
+        #expect(infoStatus == 0, "\(infoErrors)")
+        #expect(listing.contains("iio:device0: ring-adc (buffer capable)"))
+        #expect(listing.contains("iio:device1: ring-dac (buffer capable)"))
+        #expect(listing.contains("attr  3: interlock value: 0"))
+        #expect(!infoErrors.contains("validity error"), "the XML must carry its DTD")
+
+        // Attributes: write the DAC level and the amplifier line, read them back.
+        let (written, echo, _) = try tool(
+            "iio_attr", ["-u", server.uri, "-o", "-c", "ring-dac", "voltage0", "raw", "40000"])
+        #expect(written == 0 && String(decoding: echo, as: UTF8.self) == "40000\n")
+        let (_, amplifier, _) = try tool("iio_attr", ["-u", server.uri, "-d", "ring-control", "amp_enable", "1"])
+        #expect(String(decoding: amplifier, as: UTF8.self) == "1\n")
+        let (_, loop, _) = try tool("iio_attr", ["-u", server.uri, "-d", "ring-control", "loop_close", "1"])
+        #expect(String(decoding: loop, as: UTF8.self) == "1\n")
+        let (refused, _, _) = try tool("iio_attr", ["-u", server.uri, "-d", "ring-control", "interlock", "1"])
+        #expect(refused != 0, "the interlock is read-only")
+
+        // Streaming: 16 ADC samples in blocks of 8, then 32 DAC samples in blocks of 16.
+        let (readStatus, samples, readErrors) = try tool(
+            "iio_readdev", ["-u", server.uri, "-b", "8", "-s", "16", "ring-adc", "voltage0"])
+        #expect(readStatus == 0, "\(readErrors)")
+        #expect(samples.count == 32)
+        let codes = stride(from: 0, to: samples.count, by: 2).map { Int(samples[$0]) | Int(samples[$0 + 1]) << 8 }
+        #expect(codes.allSatisfy { $0 < 4096 }, "12-bit codes: \(codes)")
+        let (writeStatus, _, writeErrors) = try tool(
+            "iio_writedev", ["-u", server.uri, "-b", "16", "-s", "32", "ring-dac", "voltage0"],
+            input: Data(repeating: 0x10, count: 64))
+        #expect(writeStatus == 0, "\(writeErrors)")
+
+        let (status, log) = server.stop()
+        #expect(status == 0, "\(log)")
+        #expect(log.contains("the twin is in its safe state"))
+        #expect(log.contains("connection from"))
+    }
+
+    @Test func malformedInputGetsErrorsAndTheServerKeepsServing() throws {
+        let server = try Server()
+        defer { _ = server.stop() }
+        let port = UInt16(server.uri.split(separator: ":").last!)!
+        var random = SystemRandomNumberGenerator()
+        let keywords = ["READ", "WRITE", "OPEN", "READBUF", "WRITEBUF", "PRINT", "TIMEOUT", "CLOSE", "GETTRIG", "SET"]
+        var sent = 0
+        // 20 connections × 500 lines: random words, keywords with junk, binary frames, long lines;
+        // half the connections never read their replies, the other half read them all.
+        for connection in 0..<20 {
+            let socket = try RawSocket(port: port)
+            let reads = connection % 2 == 0
+            for _ in 0..<500 {
+                var line: [UInt8]
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0:
+                    line = (0..<Int.random(in: 0..<200, using: &random)).map { _ in
+                        UInt8.random(in: 0...255, using: &random)
+                    }
+                case 1:
+                    line = Array(
+                        "\(keywords.randomElement(using: &random)!) iio:device\(Int.random(in: 0..<4, using: &random)) \(Int.random(in: -5..<70_000, using: &random)) 0000000\(Int.random(in: 0..<4, using: &random))"
+                            .utf8)
+                case 2:
+                    line = Array("WRITE iio:device1 OUTPUT voltage0 raw \(Int.random(in: 0..<8, using: &random))".utf8)
+                default: line = [UInt8](repeating: UInt8(ascii: "A"), count: Int.random(in: 0..<6_000, using: &random))
+                }
+                #expect(socket.send(line + [UInt8(ascii: "\n")]), "the server dropped connection \(connection)")
+                if reads { socket.drain() }
+                sent += 1
+            }
+            socket.close()
+        }
+        #expect(sent >= 10_000)
+        let (status, info, errors) = try tool("iio_info", ["-u", server.uri])
+        #expect(status == 0, "\(errors)")
+        #expect(String(decoding: info, as: UTF8.self).contains("ring-control"))
+        let (stopStatus, log) = server.stop()
+        #expect(stopStatus == 0, "\(log)")
+    }
+}
+
+struct ServeFailure: Error {
+    var firstLine: String
+}
+
+/// A TCP client socket to 127.0.0.1 that sends without waiting for replies (a peer that never
+/// reads: the server must not block on it).
+struct RawSocket {
+    let descriptor: Int32
+
+    init(port: UInt16) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+        // A send that cannot complete within 5 s fails the test instead of hanging it.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends all of `bytes`; false when the peer closed.
+    func send(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent <= 0 { return false }
+            offset += sent
+        }
+        return true
+    }
+
+    /// Reads whatever replies are waiting, without blocking.
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while buffer.withUnsafeMutableBytes({ recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+}
