@@ -19,14 +19,32 @@ public struct BoardDescription: Sendable {
         public var format: ConverterFormat
     }
 
-    /// One GPIO line: chip, offset and polarity.
+    /// One GPIO line: chip, offset and polarity — or, routed through IIO, an attribute of an
+    /// IIO device that reads and writes 0 or 1 (`{iio_device: ring-control, iio_attribute:
+    /// amp_enable}`, as the twin's IIO server presents the GPIO roles).
     public struct Line: Sendable, Equatable {
-        /// Chip name, path or label (`gpiochip0`).
+        /// Chip name, path or label (`gpiochip0`); empty for an IIO attribute.
         public var chip: String
         /// Line offset on the chip.
         public var offset: Int
         /// Whether the line is asserted at low level.
         public var activeLow: Bool
+        /// The IIO device and attribute the line is, when routed through IIO.
+        public var iioAttribute: (device: String, attribute: String)? {
+            get { iioDevice.map { ($0, iioAttributeName ?? "") } }
+            set {
+                iioDevice = newValue?.device
+                iioAttributeName = newValue?.attribute
+            }
+        }
+        private var iioDevice: String?
+        private var iioAttributeName: String?
+
+        public init(chip: String, offset: Int, activeLow: Bool) {
+            self.chip = chip
+            self.offset = offset
+            self.activeLow = activeLow
+        }
     }
 
     /// The GPIO roles the controller uses.
@@ -50,6 +68,10 @@ public struct BoardDescription: Sendable {
     public var serial: String
     /// The backend the file selects.
     public var backend: Backend
+    /// `clock: lock-step`: the devices do not run on the wall clock but one block at a time as
+    /// they are asked (the twin behind its IIO server in lock-step), so the controller keeps
+    /// no deadlines. Default `wall`.
+    public var lockStep: Bool
     /// The converters' shared sample clock.
     public var sampleRate: Hertz
     /// The excitation DAC.
@@ -94,6 +116,13 @@ public struct BoardDescription: Sendable {
         self.source = source
         name = try top.string("name")
         serial = try top.optionalString("serial") ?? "unknown"
+        lockStep =
+            try top.optionalString("clock").map { text throws(ConfigError) in
+                guard text == "lock-step" || text == "wall" else {
+                    throw top.inconsistency("clock", found: "\"\(text)\"", expected: "lock-step or wall")
+                }
+                return text == "lock-step"
+            } ?? false
         switch try top.choice("backend", from: ["twin", "iio"]) {
         case "twin":
             backend = .twin(parametersPath: Self.resolve(try top.string("twin_parameters"), relativeTo: source))
@@ -150,9 +179,15 @@ public struct BoardDescription: Sendable {
     }
 
     private static func line(_ fields: ConfigMapping) throws(ConfigError) -> Line {
-        let line = Line(
-            chip: try fields.string("chip"), offset: try fields.int("line", in: 0...65535),
-            activeLow: try fields.bool("active_low"))
+        var line: Line
+        if let device = try fields.optionalString("iio_device") {
+            line = Line(chip: "", offset: 0, activeLow: try fields.bool("active_low", default: false))
+            line.iioAttribute = (device, try fields.string("iio_attribute"))
+        } else {
+            line = Line(
+                chip: try fields.string("chip"), offset: try fields.int("line", in: 0...65535),
+                activeLow: try fields.bool("active_low"))
+        }
         try fields.rejectUnknownFields()
         return line
     }

@@ -3,6 +3,7 @@ import Foundation
 import ReservoirCalibration
 import ReservoirFiles
 import ReservoirHAL
+import ReservoirHardware
 import ReservoirTwin
 
 /// The composition root's helpers: where default files are, and how a board file becomes a
@@ -73,8 +74,12 @@ extension Composition {
             let twin = RingTwin(parameters: parameters, seed: seed, clock: clock)
             return (try twin.makeBoard(wiring: wiring), twin)
         case .iio(let uri):
-            throw UnsupportedBackend(
-                description: "\(path): the iio backend (\(uri)) is not available in this build yet")
+            guard randomize == nil, twinFile == nil else {
+                throw UnsupportedBackend(description: "\(path): --randomize and --twin apply to a twin board only")
+            }
+            // A lock-step device keeps no deadlines: a manual clock that the loop never sees move.
+            let deviceClock: any BoardClock = wiring.lockStep ? ManualClock() : MonotonicClock()
+            return (try IIOBoard.make(wiring: wiring, uri: uri, clock: clock is ManualClock ? deviceClock : clock), nil)
         }
     }
 

@@ -8,7 +8,7 @@ struct Ringlab: ParsableCommand {
         abstract: "Controller for a magnonic-ring physical reservoir computer, and its simulated twin.",
         subcommands: [
             TwinCommand.self, CalibrateCommand.self, ReservoirCommand.self, RunCommand.self, TrainCommand.self,
-            DemoCommand.self,
+            DemoCommand.self, InfoCommand.self,
             BenchCommand.self,
             VersionCommand.self,
         ])

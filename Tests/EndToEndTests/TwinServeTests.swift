@@ -103,6 +103,50 @@ import Testing
         #expect(log.contains("connection from"))
     }
 
+    /// hardware/boards/twin-net.yaml pointed at `uri`, in a temporary file.
+    func networkBoard(uri: String) throws -> String {
+        let text = try String(
+            contentsOfFile: TwinFixtures.packageRoot + "/hardware/boards/twin-net.yaml", encoding: .utf8
+        )
+        .replacingOccurrences(of: "uri: ip:127.0.0.1:30431", with: "uri: \(uri)")
+        let path = NSTemporaryDirectory() + "ringlab-twin-net-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func theRingRunsOverTheNetworkAsItDoesInProcess() throws {
+        let server = try Server()
+        defer { _ = server.stop() }
+        let board = try networkBoard(uri: server.uri)
+
+        let info = try CommandRunner.ringlab(["info", "--board", board])
+        #expect(info.status == 0, "\(info.standardError)")
+        #expect(info.standardOutput.contains("GPIO interlock: ring-control attribute interlock: found"))
+
+        // The same seed through libiio and the server, and in-process: STM within 0.3 (the
+        // in-process run uses the committed calibration's bias, 1.78 V against the file's 1.7877 V).
+        let network = try CommandRunner.ringlabJSON([
+            "reservoir", "--task", "stm", "--seed", "1", "--board", board, "--json",
+        ])
+        let local = try CommandRunner.ringlabJSON(["reservoir", "--task", "stm", "--seed", "1", "--json"])
+        let networkSTM = try #require(network["stm"] as? Double)
+        let localSTM = try #require(local["stm"] as? Double)
+        #expect(abs(networkSTM - localSTM) < 0.3, "STM over the network \(networkSTM), in-process \(localSTM)")
+
+        let trained = try CommandRunner.ringlabJSON([
+            "train", "--model", "ring", "--task", "moons", "--budget", "100", "--board", board, "--json",
+        ])
+        #expect((trained["test_accuracy"] as? Double ?? 0) > 0.6)
+        let (status, _) = server.stop()
+        #expect(status == 0)
+
+        // With the server down: one line naming the URI and the reason.
+        let down = try CommandRunner.ringlab(["info", "--board", board])
+        #expect(down.status != 0)
+        #expect(down.standardError.contains("open IIO context \"\(server.uri)\" failed"))
+        #expect(down.standardError.split(separator: "\n").count == 1, "\(down.standardError)")
+    }
+
     @Test func malformedInputGetsErrorsAndTheServerKeepsServing() throws {
         let server = try Server()
         defer { _ = server.stop() }
