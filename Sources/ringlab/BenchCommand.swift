@@ -4,5 +4,8 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print their figures.",
-        subcommands: [BenchTwinCommand.self, BenchLoopCommand.self, BenchNNCommand.self, BenchTrainCommand.self])
+        subcommands: [
+            BenchTwinCommand.self, BenchLoopCommand.self, BenchNNCommand.self, BenchTrainCommand.self,
+            BenchIIOCommand.self,
+        ])
 }

@@ -23,6 +23,21 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: parameters))
     }
 
+    /// The network twin's board and the example real board: iio backends, GPIO roles as IIO
+    /// attributes or gpiochip lines, and the lock-step clock only where the server is lock-step.
+    @Test func theIIOBoardFilesLoad() throws {
+        let network = try DataFile.loadBoard(TwinFixtures.packageRoot + "/hardware/boards/twin-net.yaml")
+        #expect(network.backend == .iio(uri: "ip:127.0.0.1:30431"))
+        #expect(network.lockStep)
+        #expect(network.gpio.ampEnable.iioAttribute?.device == "ring-control")
+        #expect(network.gpio.interlock.iioAttribute?.attribute == "interlock")
+        let real = try DataFile.loadBoard(TwinFixtures.packageRoot + "/hardware/boards/ring-v1.yaml")
+        #expect(real.backend == .iio(uri: "local:"))
+        #expect(!real.lockStep)
+        #expect(real.gpio.interlock.iioAttribute == nil && real.gpio.interlock.offset == 23)
+        #expect(real.operatingPoint == nil)
+    }
+
     /// The twin board file with `line` replaced by `replacement` (nil deletes it), written to a
     /// real temporary file; returns the error loading it gives.
     func loadingError(replacing line: String, with replacement: String?) throws -> ConfigError {
