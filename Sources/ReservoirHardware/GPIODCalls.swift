@@ -1,4 +1,9 @@
 import CGPIOD
+import ReservoirHAL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every call into libgpiod goes through this file (docs/architecture.md, convention 1).
 enum GPIODCalls {
@@ -6,4 +11,63 @@ enum GPIODCalls {
     static func versionString() -> String {
         String(cString: gpiod_version_string())
     }
+
+    static let consumer = "ringlab"
+
+    static func failure(_ operation: String, _ detail: String) -> DeviceError {
+        let number = errno
+        return DeviceError(
+            number == EBUSY ? .busy : (number == ENOENT || number == ENODEV ? .notFound : .ioFailure),
+            errno: Errno(rawValue: number), operation: operation,
+            detail: "\(detail): \(String(cString: strerror(number)))")
+    }
+
+    /// The chip by name, path, label or number (`gpiod_chip_open_lookup`).
+    static func openChip(_ name: String) throws(DeviceError) -> OpaquePointer {
+        guard let chip = gpiod_chip_open_lookup(name) else {
+            throw failure("open GPIO chip \"\(name)\"", "no such chip")
+        }
+        return chip
+    }
+
+    static func closeChip(_ chip: OpaquePointer) { gpiod_chip_close(chip) }
+
+    static func line(_ chip: OpaquePointer, offset: Int, chipName: String) throws(DeviceError) -> OpaquePointer {
+        guard let line = gpiod_chip_get_line(chip, UInt32(offset)) else {
+            throw failure("get line \(offset) of \(chipName)", "no such line")
+        }
+        return line
+    }
+
+    /// Requests `line` as an output at `asserted` (logical level; active-low in the flags).
+    static func requestOutput(_ line: OpaquePointer, activeLow: Bool, asserted: Bool, role: String) throws(DeviceError)
+    {
+        let flags = activeLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
+        if gpiod_line_request_output_flags(line, consumer, flags, asserted ? 1 : 0) != 0 {
+            throw failure("request GPIO \(role) as an output", "request refused")
+        }
+    }
+
+    /// Requests `line` as an input watched for both edges (its events arrive on its fd).
+    static func requestInput(_ line: OpaquePointer, activeLow: Bool, role: String) throws(DeviceError) {
+        let flags = activeLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
+        if gpiod_line_request_both_edges_events_flags(line, consumer, flags) != 0 {
+            throw failure("request GPIO \(role) as an input", "request refused")
+        }
+    }
+
+    static func set(_ line: OpaquePointer, _ asserted: Bool, role: String) throws(DeviceError) {
+        if gpiod_line_set_value(line, asserted ? 1 : 0) != 0 { throw failure("set GPIO \(role)", "write refused") }
+    }
+
+    static func get(_ line: OpaquePointer, role: String) throws(DeviceError) -> Bool {
+        let value = gpiod_line_get_value(line)
+        if value < 0 { throw failure("read GPIO \(role)", "read refused") }
+        return value == 1
+    }
+
+    /// The file descriptor the line's edge events arrive on (poll it for readability).
+    static func eventDescriptor(_ line: OpaquePointer) -> Int32 { gpiod_line_event_get_fd(line) }
+
+    static func release(_ line: OpaquePointer) { gpiod_line_release(line) }
 }

@@ -177,7 +177,8 @@ final class IIOAttributeLine: DigitalOutputLine, DigitalInputLine {
     }
 }
 
-/// Boards whose converters (and, routed so, GPIO roles) are reached through libiio.
+/// Boards whose converters are reached through libiio, and their GPIO roles through libgpiod
+/// (or, routed so, through IIO attributes).
 public enum IIOBoard {
     /// The board `wiring` describes, its backend `iio` at `uri`. Every device, channel and line
     /// the file names is looked up now: a missing one is an error naming it.
@@ -187,23 +188,20 @@ public enum IIOBoard {
         throws(DeviceError) -> Board
     {
         let context = try IIOContextHandle(uri: uri, timeoutMilliseconds: timeoutMilliseconds)
-        func line(_ role: String, _ line: BoardDescription.Line) throws(DeviceError) -> IIOAttributeLine {
-            guard let routed = line.iioAttribute else {
-                throw DeviceError(
-                    .notFound, operation: "open GPIO role \(role)",
-                    detail:
-                        "\(wiring.source): the line is on \(line.chip) line \(line.offset); libgpiod lines are not built yet (issue 7), route it to an IIO attribute (iio_device, iio_attribute)"
-                )
-            }
+        func line(_ role: String, _ line: BoardDescription.Line, output: Bool) throws(DeviceError)
+            -> any DigitalOutputLine & DigitalInputLine
+        {
+            guard let routed = line.iioAttribute else { return try GPIODLine(role: role, wiring: line, output: output) }
             return try IIOAttributeLine(
                 context: context, device: routed.device, attribute: routed.attribute, activeLow: line.activeLow)
         }
         let board = Board(
             wiring: wiring, dac: try IIODAC(context: context, converter: wiring.dac),
             adc: try IIOADC(context: context, converter: wiring.adc),
-            ampEnable: try line("amp_enable", wiring.gpio.ampEnable),
-            loopClose: try line("loop_close", wiring.gpio.loopClose), trigger: try line("trigger", wiring.gpio.trigger),
-            interlock: try line("interlock", wiring.gpio.interlock), clock: clock)
+            ampEnable: try line("amp_enable", wiring.gpio.ampEnable, output: true),
+            loopClose: try line("loop_close", wiring.gpio.loopClose, output: true),
+            trigger: try line("trigger", wiring.gpio.trigger, output: true),
+            interlock: try line("interlock", wiring.gpio.interlock, output: false), clock: clock)
         try board.enterSafeState()
         return board
     }

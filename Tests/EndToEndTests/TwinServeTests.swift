@@ -147,6 +147,68 @@ import Testing
         #expect(down.standardError.split(separator: "\n").count == 1, "\(down.standardError)")
     }
 
+    /// GPIO through libgpiod, on the LD_PRELOAD fake (tools/build-fake-gpiod.sh): ring-v1.yaml's
+    /// lines, its converters at the server. The roles are requested with their offsets and
+    /// polarity, the outputs driven to the safe state, and an open interlock contact stops a run.
+    @Test func gpioRolesBindThroughLibgpiod() throws {
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: TwinFixtures.packageRoot + "/tools/build-fake-gpiod.sh")
+        let library = NSTemporaryDirectory() + "ringlab-fake-gpiod-\(UUID().uuidString).so"
+        build.arguments = [library]
+        build.standardOutput = FileHandle.nullDevice
+        try build.run()
+        build.waitUntilExit()
+        #expect(build.terminationStatus == 0)
+
+        let server = try Server()
+        defer { _ = server.stop() }
+        let text = try String(
+            contentsOfFile: TwinFixtures.packageRoot + "/hardware/boards/ring-v1.yaml", encoding: .utf8
+        )
+        .replacingOccurrences(of: "uri: \"local:\"", with: "uri: \"\(server.uri)\"")
+        .replacingOccurrences(of: "device: ad5686r", with: "device: ring-dac")
+        .replacingOccurrences(of: "device: ad7476a", with: "device: ring-adc")
+        .replacingOccurrences(
+            of: "# No operating_point",
+            with: "operating_point: {bias_volts: 1.7877, span_volts: 0.15, latency_samples: 3, feedback: 2.4}\n#")
+        let board = NSTemporaryDirectory() + "ringlab-gpiod-board-\(UUID().uuidString).yaml"
+        try text.write(toFile: board, atomically: true, encoding: .utf8)
+
+        func ringlab(_ arguments: [String], interlockPhysical: Int) throws -> (Int32, String, String) {
+            let log = NSTemporaryDirectory() + "ringlab-gpiod-log-\(UUID().uuidString)"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
+            process.arguments = arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+            var environment = ProcessInfo.processInfo.environment
+            environment["LD_PRELOAD"] = library
+            environment["FAKE_GPIOD_LOG"] = log
+            environment["FAKE_GPIOD_INPUT_gpiochip0_23"] = "\(interlockPhysical)"
+            process.environment = environment
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            let calls = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return (process.terminationStatus, calls, message)
+        }
+
+        // Contact closed (pulled high, active-low: not asserted): info finds every role.
+        let (status, calls, message) = try ringlab(["info", "--board", board], interlockPhysical: 1)
+        #expect(status == 0, "\(message)")
+        #expect(calls.contains("request gpiochip0 17 output active_low=0 consumer=ringlab"))
+        #expect(calls.contains("request gpiochip0 27 output active_low=0 consumer=ringlab"))
+        #expect(calls.contains("request gpiochip0 23 input active_low=1 consumer=ringlab"))
+        #expect(calls.contains("set gpiochip0 17 physical=0") && calls.contains("set gpiochip0 27 physical=0"))
+
+        // Contact open (low: asserted): the drive loop refuses to run and says why.
+        let (stopped, _, reason) = try ringlab(["reservoir", "--task", "stm", "--board", board], interlockPhysical: 0)
+        #expect(stopped != 0)
+        #expect(reason.contains("interlock"), "\(reason)")
+    }
+
     @Test func malformedInputGetsErrorsAndTheServerKeepsServing() throws {
         let server = try Server()
         defer { _ = server.stop() }
