@@ -243,8 +243,13 @@ import Testing
             socket.close()
         }
         #expect(sent >= 10_000)
-        let (status, info, errors) = try tool("iio_info", ["-u", server.uri])
-        #expect(status == 0, "\(errors)")
+        // Memory stayed bounded: the server's resident set after the fuzz.
+        let status = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)
+        let residentLine = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let residentKilobytes = Int(residentLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+        #expect(residentKilobytes > 0 && residentKilobytes < 200_000, "server resident set \(residentKilobytes) kB")
+        let (infoStatus, info, errors) = try tool("iio_info", ["-u", server.uri])
+        #expect(infoStatus == 0, "\(errors)")
         #expect(String(decoding: info, as: UTF8.self).contains("ring-control"))
         let (stopStatus, log) = server.stop()
         #expect(stopStatus == 0, "\(log)")
