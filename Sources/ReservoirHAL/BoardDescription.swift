@@ -27,6 +27,8 @@ public struct BoardDescription: Sendable {
         public var chip: String
         /// Line offset on the chip.
         public var offset: Int
+        /// The line's name on the chip (`gpio-line-names`), looked up instead of the offset.
+        public var lineName: String?
         /// Whether the line is asserted at low level.
         public var activeLow: Bool
         /// The IIO device and attribute the line is, when routed through IIO.
@@ -183,6 +185,9 @@ public struct BoardDescription: Sendable {
         if let device = try fields.optionalString("iio_device") {
             line = Line(chip: "", offset: 0, activeLow: try fields.bool("active_low", default: false))
             line.iioAttribute = (device, try fields.string("iio_attribute"))
+        } else if let name = try fields.optionalString("name") {
+            line = Line(chip: try fields.string("chip"), offset: 0, activeLow: try fields.bool("active_low"))
+            line.lineName = name
         } else {
             line = Line(
                 chip: try fields.string("chip"), offset: try fields.int("line", in: 0...65535),

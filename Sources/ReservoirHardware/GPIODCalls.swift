@@ -39,6 +39,14 @@ enum GPIODCalls {
         return line
     }
 
+    /// The line named `name` on `chip` (`gpiod_chip_find_line`).
+    static func line(_ chip: OpaquePointer, named name: String, chipName: String) throws(DeviceError) -> OpaquePointer {
+        guard let line = gpiod_chip_find_line(chip, name) else {
+            throw failure("find line \"\(name)\" on \(chipName)", "no line of that name")
+        }
+        return line
+    }
+
     /// Requests `line` as an output at `asserted` (logical level; active-low in the flags).
     static func requestOutput(_ line: OpaquePointer, activeLow: Bool, asserted: Bool, role: String) throws(DeviceError)
     {

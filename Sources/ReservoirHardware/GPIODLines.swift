@@ -7,13 +7,17 @@ final class GPIODLine: DigitalOutputLine, DigitalInputLine {
     private let line: OpaquePointer
     let role: String
 
-    /// Requests line `wiring.offset` of `wiring.chip` for `role`: an output (deasserted at
+    /// Requests line `wiring.offset` (or the line named `wiring.lineName`) of `wiring.chip` for `role`: an output (deasserted at
     /// first) or an input watched for edges.
     init(role: String, wiring: BoardDescription.Line, output: Bool) throws(DeviceError) {
         self.role = role
         chip = try GPIODCalls.openChip(wiring.chip)
         do {
-            line = try GPIODCalls.line(chip, offset: wiring.offset, chipName: wiring.chip)
+            if let name = wiring.lineName {
+                line = try GPIODCalls.line(chip, named: name, chipName: wiring.chip)
+            } else {
+                line = try GPIODCalls.line(chip, offset: wiring.offset, chipName: wiring.chip)
+            }
             if output {
                 try GPIODCalls.requestOutput(line, activeLow: wiring.activeLow, asserted: false, role: role)
             } else {

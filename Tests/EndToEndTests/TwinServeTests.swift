@@ -184,6 +184,7 @@ import Testing
             environment["LD_PRELOAD"] = library
             environment["FAKE_GPIOD_LOG"] = log
             environment["FAKE_GPIOD_INPUT_gpiochip0_23"] = "\(interlockPhysical)"
+            environment["FAKE_GPIOD_NAME_SCOPE_TRIG"] = "22"
             process.environment = environment
             let errors = Pipe()
             process.standardOutput = FileHandle.nullDevice
@@ -201,6 +202,7 @@ import Testing
         #expect(calls.contains("request gpiochip0 17 output active_low=0 consumer=ringlab"))
         #expect(calls.contains("request gpiochip0 27 output active_low=0 consumer=ringlab"))
         #expect(calls.contains("request gpiochip0 23 input active_low=1 consumer=ringlab"))
+        #expect(calls.contains("request gpiochip0 22 output"), "the trigger, found by its name")
         #expect(calls.contains("set gpiochip0 17 physical=0") && calls.contains("set gpiochip0 27 physical=0"))
 
         // Contact open (low: asserted): the drive loop refuses to run and says why.

@@ -82,6 +82,19 @@ struct gpiod_line *gpiod_chip_get_line(struct gpiod_chip *chip, unsigned int off
     return (struct gpiod_line *)line;
 }
 
+// A line by name: $FAKE_GPIOD_NAME_<name> gives its offset on every chip.
+struct gpiod_line *gpiod_chip_find_line(struct gpiod_chip *chip, const char *name) {
+    char variable[128];
+    snprintf(variable, sizeof variable, "FAKE_GPIOD_NAME_%s", name);
+    const char *offset = getenv(variable);
+    if (!offset) {
+        note("find %s: ENOENT", name);
+        errno = ENOENT;
+        return NULL;
+    }
+    return gpiod_chip_get_line(chip, (unsigned int)atoi(offset));
+}
+
 static int request(struct gpiod_line *handle, const char *consumer, int flags, int output, int value) {
     struct fake_line *line = (struct fake_line *)handle;
     if (line->requested) {
