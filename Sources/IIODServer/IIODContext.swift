@@ -30,6 +30,21 @@ public final class IIODContext {
     var lastADCCode = 0
     /// Devices with a buffer open (one client each).
     var openDevices: Set<String> = []
+    /// A cyclic DAC buffer: its block, the stream it replays into, and how many of its samples
+    /// are queued ahead of the ADC samples read since. The block is replayed as the ADC
+    /// streams (a lock-step twin's time moves with its ADC), so the DAC never runs dry.
+    var cyclic: (block: UnsafeMutableBufferPointer<Volts>, stream: any AnalogOutputStream)?
+    var cyclicSamplesAhead = 0
+
+    /// Queues the cyclic block until it covers the next `samples` ADC samples.
+    func replayCyclic(covering samples: Int) throws(DeviceError) {
+        guard let cyclic else { return }
+        while cyclicSamplesAhead < samples {
+            try cyclic.stream.push(UnsafeBufferPointer(cyclic.block))
+            cyclicSamplesAhead += cyclic.block.count
+        }
+        cyclicSamplesAhead -= samples
+    }
 
     public static let controlDeviceName = "ring-control"
     public static let gpioAttributes = ["amp_enable", "loop_close", "trigger", "interlock"]

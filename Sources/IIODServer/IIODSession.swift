@@ -34,6 +34,8 @@ public final class IIODSession {
         var volts: UnsafeMutableBufferPointer<Volts>
         /// Samples of the last refill not sent yet.
         var unsent = 0
+        /// A cyclic DAC buffer: its first block is replayed until CLOSE or EOF.
+        var cyclic = false
     }
     private var buffer: OpenBuffer?
 
@@ -247,10 +249,12 @@ public final class IIODSession {
         guard mask.count == 8, let bits = UInt32(mask, radix: 16), bits & 1 == 1, bits == 1 else { return reply(-22) }
         guard device.channel != nil else { return reply(-22) }
         guard buffer == nil, !context.openDevices.contains(device.id) else { return reply(-16) }
-        guard words.count == 3 else { return reply(-38) }  // cyclic buffers: not yet
+        let cyclic = words.count == 4
+        guard !cyclic || (device.kind == .dac && context.cyclic == nil) else { return reply(cyclic ? -16 : -22) }
         let volts = UnsafeMutableBufferPointer<Volts>.allocate(capacity: samples)
         volts.initialize(repeating: .zero)
         var open = OpenBuffer(device: device, samples: samples, mask: mask, volts: volts)
+        open.cyclic = cyclic
         do {
             if device.kind == .adc {
                 open.input = try context.board.adc.openStream(samplesPerBlock: samples)
@@ -276,7 +280,10 @@ public final class IIODSession {
         let format = context.board.adc.format
         while samples.count < count {
             if open.unsent == 0 {
-                do { try input.refill(open.volts) } catch {
+                do {
+                    try context.replayCyclic(covering: open.samples)
+                    try input.refill(open.volts)
+                } catch {
                     buffer = open
                     return samples.isEmpty ? reply(-Int(error.errno?.rawValue ?? 5)) : chunk(samples, mask: open.mask)
                 }
@@ -308,6 +315,23 @@ public final class IIODSession {
             open.unsent += 1
             index += 2
             if open.unsent == open.samples {
+                if open.cyclic {
+                    // The first block is the cycle; later writes to a cyclic buffer are refused.
+                    guard context.cyclic == nil else {
+                        buffer = open
+                        return -16
+                    }
+                    let block = UnsafeMutableBufferPointer<Volts>.allocate(capacity: open.samples)
+                    _ = block.initialize(from: open.volts)
+                    context.cyclic = (block, output)
+                    context.cyclicSamplesAhead = 0
+                    open.unsent = 0
+                    do { try context.replayCyclic(covering: open.samples) } catch {
+                        buffer = open
+                        return -Int(error.errno?.rawValue ?? 5)
+                    }
+                    continue
+                }
                 do { try output.push(UnsafeBufferPointer(open.volts)) } catch {
                     buffer = open
                     return -Int(error.errno?.rawValue ?? 5)
@@ -321,6 +345,10 @@ public final class IIODSession {
 
     private func closeBuffer() {
         guard let open = buffer else { return }
+        if open.cyclic, let cyclic = context.cyclic {
+            cyclic.block.deallocate()
+            context.cyclic = nil
+        }
         open.input?.close()
         open.output?.close()
         open.volts.deallocate()

@@ -97,6 +97,25 @@ import Testing
             input: Data(repeating: 0x10, count: 64))
         #expect(writeStatus == 0, "\(writeErrors)")
 
+        // A cyclic DAC buffer: one block replayed while the ADC streams, until SIGINT.
+        let cyclic = Process()
+        cyclic.executableURL = URL(fileURLWithPath: "/usr/bin/iio_writedev")
+        cyclic.arguments = ["-u", server.uri, "-c", "-b", "32", "ring-dac", "voltage0"]
+        let cyclicInput = Pipe()
+        cyclic.standardInput = cyclicInput
+        cyclic.standardOutput = FileHandle.nullDevice
+        cyclic.standardError = FileHandle.nullDevice
+        try cyclic.run()
+        cyclicInput.fileHandleForWriting.write(Data(repeating: 0x20, count: 64))
+        try cyclicInput.fileHandleForWriting.close()
+        Thread.sleep(forTimeInterval: 0.5)
+        let (whileCyclic, streamed, _) = try tool(
+            "iio_readdev", ["-u", server.uri, "-b", "64", "-s", "256", "ring-adc", "voltage0"])
+        #expect(whileCyclic == 0 && streamed.count == 512)
+        #expect(cyclic.isRunning, "a cyclic writer runs until it is interrupted")
+        kill(cyclic.processIdentifier, SIGINT)
+        cyclic.waitUntilExit()
+
         let (status, log) = server.stop()
         #expect(status == 0, "\(log)")
         #expect(log.contains("the twin is in its safe state"))
