@@ -17,38 +17,44 @@ final class IIOContextHandle {
     deinit { IIOCalls.destroyContext(pointer) }
 }
 
-/// The ADC of a board file, through libiio: one input channel streamed in blocks.
-final class IIOADC: AnalogInput {
+/// One converter channel of a board file in a libiio context: device and channel looked up
+/// by the file's names, and a block buffer for streaming.
+final class IIOChannel {
     let context: IIOContextHandle
     let device: OpaquePointer
     let channel: OpaquePointer
     let name: String
     let format: ConverterFormat
+    let output: Bool
 
-    init(context: IIOContextHandle, converter: BoardDescription.Converter) throws(DeviceError) {
+    init(context: IIOContextHandle, converter: BoardDescription.Converter, output: Bool) throws(DeviceError) {
         self.context = context
         device = try IIOCalls.device(context.pointer, named: converter.device)
-        channel = try IIOCalls.channel(device, id: converter.channel, output: false)
+        channel = try IIOCalls.channel(device, id: converter.channel, output: output)
         name = converter.device
         format = converter.format
+        self.output = output
     }
 
-    func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
+    /// Enables the channel and creates a buffer of `samples` (libiio: one per stream).
+    func openBuffer(samples: Int) throws(DeviceError) -> IIOBlockBuffer {
         IIOCalls.enable(channel)
         let buffer = try IIOCalls.createBuffer(
-            device, samples: samplesPerBlock, operation: "open the stream of ADC \"\(name)\"")
-        return IIOInputStream(adc: self, buffer: buffer, samplesPerBlock: samplesPerBlock)
+            device, samples: samples, operation: "open the stream of \(output ? "DAC" : "ADC") \"\(name)\"")
+        return IIOBlockBuffer(channel: self, buffer: buffer, samplesPerBlock: samples)
     }
 }
 
-final class IIOInputStream: AnalogInputStream {
-    let adc: IIOADC
-    var buffer: OpaquePointer?
+/// An open stream of one channel: refilled (ADC) or pushed (DAC) a block at a time, as u16
+/// codes converted at the converter's nominal scale.
+final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream {
+    let channel: IIOChannel
+    private var buffer: OpaquePointer?
     let samplesPerBlock: Int
     private let codes: UnsafeMutableBufferPointer<UInt16>
 
-    init(adc: IIOADC, buffer: OpaquePointer, samplesPerBlock: Int) {
-        self.adc = adc
+    init(channel: IIOChannel, buffer: OpaquePointer, samplesPerBlock: Int) {
+        self.channel = channel
         self.buffer = buffer
         self.samplesPerBlock = samplesPerBlock
         codes = .allocate(capacity: samplesPerBlock)
@@ -60,93 +66,70 @@ final class IIOInputStream: AnalogInputStream {
         codes.deallocate()
     }
 
-    func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
-        let operation = "refill of ADC \"\(adc.name)\""
-        guard let buffer, block.count == samplesPerBlock else {
+    private func openBuffer(count: Int, operation: String) throws(DeviceError) -> OpaquePointer {
+        guard let buffer, count == samplesPerBlock else {
             throw DeviceError(
                 .invalidRequest, operation: operation,
                 detail: buffer == nil
-                    ? "the stream is closed" : "a block of \(block.count) samples, expected \(samplesPerBlock)")
+                    ? "the stream is closed" : "a block of \(count) samples, expected \(samplesPerBlock)")
         }
-        try IIOCalls.refill(buffer, channel: adc.channel, into: codes, operation: operation)
-        for index in 0..<samplesPerBlock { block[index] = adc.format.volts(forCode: Int(codes[index])) }
+        return buffer
+    }
+
+    func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
+        let operation = "refill of ADC \"\(channel.name)\""
+        let buffer = try openBuffer(count: block.count, operation: operation)
+        try IIOCalls.refill(buffer, channel: channel.channel, into: codes, operation: operation)
+        for index in 0..<samplesPerBlock { block[index] = channel.format.volts(forCode: Int(codes[index])) }
+    }
+
+    func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
+        let operation = "push to DAC \"\(channel.name)\""
+        let buffer = try openBuffer(count: block.count, operation: operation)
+        for index in 0..<samplesPerBlock { codes[index] = UInt16(channel.format.code(forVolts: block[index])) }
+        try IIOCalls.push(buffer, channel: channel.channel, codes: UnsafeBufferPointer(codes), operation: operation)
     }
 
     func close() {
         guard let open = buffer else { return }
         IIOCalls.destroyBuffer(open)
-        IIOCalls.disable(adc.channel)
+        IIOCalls.disable(channel.channel)
         buffer = nil
+    }
+}
+
+/// The ADC of a board file, through libiio: one input channel streamed in blocks.
+final class IIOADC: AnalogInput {
+    let channel: IIOChannel
+    var format: ConverterFormat { channel.format }
+
+    init(context: IIOContextHandle, converter: BoardDescription.Converter) throws(DeviceError) {
+        channel = try IIOChannel(context: context, converter: converter, output: false)
+    }
+
+    func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
+        try channel.openBuffer(samples: samplesPerBlock)
     }
 }
 
 /// The DAC of a board file, through libiio: a level through the channel's `raw` attribute, or
 /// blocks streamed through an output buffer.
 final class IIODAC: AnalogOutput {
-    let context: IIOContextHandle
-    let device: OpaquePointer
-    let channel: OpaquePointer
-    let name: String
-    let format: ConverterFormat
+    let channel: IIOChannel
+    var format: ConverterFormat { channel.format }
 
     init(context: IIOContextHandle, converter: BoardDescription.Converter) throws(DeviceError) {
-        self.context = context
-        device = try IIOCalls.device(context.pointer, named: converter.device)
-        channel = try IIOCalls.channel(device, id: converter.channel, output: true)
-        name = converter.device
-        format = converter.format
+        channel = try IIOChannel(context: context, converter: converter, output: true)
     }
 
     func hold(_ level: Volts) throws(DeviceError) {
         try IIOCalls.writeAttribute(
-            device, channel: channel, attribute: "raw", value: "\(format.code(forVolts: level))",
-            operation: "hold DAC \"\(name)\" at \(level)")
+            channel.device, channel: channel.channel, attribute: "raw", value: "\(format.code(forVolts: level))",
+            operation: "hold DAC \"\(channel.name)\" at \(level)")
     }
 
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream {
-        IIOCalls.enable(channel)
-        let buffer = try IIOCalls.createBuffer(
-            device, samples: samplesPerBlock, operation: "open the stream of DAC \"\(name)\"")
-        return IIOOutputStream(dac: self, buffer: buffer, samplesPerBlock: samplesPerBlock)
-    }
-}
-
-final class IIOOutputStream: AnalogOutputStream {
-    let dac: IIODAC
-    var buffer: OpaquePointer?
-    let samplesPerBlock: Int
-    private let codes: UnsafeMutableBufferPointer<UInt16>
-
-    init(dac: IIODAC, buffer: OpaquePointer, samplesPerBlock: Int) {
-        self.dac = dac
-        self.buffer = buffer
-        self.samplesPerBlock = samplesPerBlock
-        codes = .allocate(capacity: samplesPerBlock)
-        codes.initialize(repeating: 0)
-    }
-
-    deinit {
-        close()
-        codes.deallocate()
-    }
-
-    func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
-        let operation = "push to DAC \"\(dac.name)\""
-        guard let buffer, block.count == samplesPerBlock else {
-            throw DeviceError(
-                .invalidRequest, operation: operation,
-                detail: buffer == nil
-                    ? "the stream is closed" : "a block of \(block.count) samples, expected \(samplesPerBlock)")
-        }
-        for index in 0..<samplesPerBlock { codes[index] = UInt16(dac.format.code(forVolts: block[index])) }
-        try IIOCalls.push(buffer, channel: dac.channel, codes: UnsafeBufferPointer(codes), operation: operation)
-    }
-
-    func close() {
-        guard let open = buffer else { return }
-        IIOCalls.destroyBuffer(open)
-        IIOCalls.disable(dac.channel)
-        buffer = nil
+        try channel.openBuffer(samples: samplesPerBlock)
     }
 }
 
