@@ -19,7 +19,9 @@ deps:
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
-demo: build
+# The demo needs only the ringlab executable (not ringlab-iiod and its SwiftNIO).
+demo: deps
+	$(SWIFT) build $(BUILD_FLAGS) --product ringlab
 	$(RINGLAB) demo
 
 test: deps

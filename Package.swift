@@ -8,7 +8,8 @@ let package = Package(
     name: "ringlab",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "ringlab", targets: ["ringlab"])
+        .executable(name: "ringlab", targets: ["ringlab"]),
+        .executable(name: "ringlab-iiod", targets: ["ringlab-iiod"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -86,6 +87,14 @@ let package = Package(
                 "ReservoirHAL", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        // L4: the twin's iiod server as its own executable (`ringlab twin serve` runs it), so
+        // that `ringlab` builds without SwiftNIO.
+        .executableTarget(
+            name: "ringlab-iiod",
+            dependencies: [
+                "IIODServer", "ReservoirTwin", "ReservoirFiles", "ReservoirHAL", "ReservoirHardware",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .target(
             name: "ReservoirTraining",
             dependencies: [
@@ -105,7 +114,7 @@ let package = Package(
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
                 "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
-                "TwinFitting", "IIODServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TwinFitting", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
