@@ -150,7 +150,9 @@ let package = Package(
                 "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL",
                 "ReservoirTwin", "PerturbativeTraining", "SeededRandom",
             ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ReservoirTesting"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["ReservoirTesting", "ReservoirHAL", "ReservoirFiles", "ReservoirHardware"]),
     ],
     swiftLanguageModes: [.v6]
 )

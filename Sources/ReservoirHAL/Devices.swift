@@ -48,6 +48,16 @@ public protocol AnalogOutput: AnyObject {
     /// Opens the one output stream of this device, with blocks of `samplesPerBlock` samples
     /// (libiio: `iio_device_create_buffer(dev, n, false)`).
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream
+
+    /// Plays `block` over and over until the returned stream is closed (libiio: a cyclic
+    /// buffer, `iio_device_create_buffer(dev, n, true)` and one push): a test signal that
+    /// needs no host in the loop.
+    func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput
+}
+
+/// A block the DAC repeats until `close`; then the device holds its last level.
+public protocol CyclicOutput: AnyObject {
+    func close()
 }
 
 /// An open DAC stream: each push queues one block, played out at the sample rate.

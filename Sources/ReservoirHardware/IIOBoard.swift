@@ -36,18 +36,20 @@ final class IIOChannel {
         self.output = output
     }
 
-    /// Enables the channel and creates a buffer of `samples` (libiio: one per stream).
-    func openBuffer(samples: Int) throws(DeviceError) -> IIOBlockBuffer {
+    /// Enables the channel and creates a buffer of `samples` (libiio: one per stream; a cyclic
+    /// one repeats its first push).
+    func openBuffer(samples: Int, cyclic: Bool = false) throws(DeviceError) -> IIOBlockBuffer {
         IIOCalls.enable(channel)
         let buffer = try IIOCalls.createBuffer(
-            device, samples: samples, operation: "open the stream of \(output ? "DAC" : "ADC") \"\(name)\"")
+            device, samples: samples, cyclic: cyclic,
+            operation: "open the \(cyclic ? "cyclic " : "")stream of \(output ? "DAC" : "ADC") \"\(name)\"")
         return IIOBlockBuffer(channel: self, buffer: buffer, samplesPerBlock: samples)
     }
 }
 
 /// An open stream of one channel: refilled (ADC) or pushed (DAC) a block at a time, as u16
 /// codes converted at the converter's nominal scale.
-final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream {
+final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream, CyclicOutput {
     let channel: IIOChannel
     private var buffer: OpaquePointer?
     let samplesPerBlock: Int
@@ -130,6 +132,12 @@ final class IIODAC: AnalogOutput {
 
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream {
         try channel.openBuffer(samples: samplesPerBlock)
+    }
+
+    func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput {
+        let buffer = try channel.openBuffer(samples: block.count, cyclic: true)
+        try buffer.push(block)
+        return buffer
     }
 }
 

@@ -79,10 +79,10 @@ enum IIOCalls {
     static func enable(_ channel: OpaquePointer) { iio_channel_enable(channel) }
     static func disable(_ channel: OpaquePointer) { iio_channel_disable(channel) }
 
-    static func createBuffer(_ device: OpaquePointer, samples: Int, operation: String) throws(DeviceError)
-        -> OpaquePointer
+    static func createBuffer(_ device: OpaquePointer, samples: Int, cyclic: Bool = false, operation: String)
+        throws(DeviceError) -> OpaquePointer
     {
-        guard let buffer = iio_device_create_buffer(device, samples, false) else {
+        guard let buffer = iio_device_create_buffer(device, samples, cyclic) else {
             throw error(Int(errno), operation, "cannot create a buffer of \(samples) samples")
         }
         return buffer

@@ -84,6 +84,11 @@ private final class TracedDAC: AnalogOutput {
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream {
         TracedDACStream(try inner.openStream(samplesPerBlock: samplesPerBlock), trace)
     }
+    func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput {
+        let output = try inner.playCyclic(block)
+        trace.record(.push(minimum: block.min() ?? .zero, maximum: block.max() ?? .zero))
+        return output
+    }
 }
 
 private final class TracedDACStream: AnalogOutputStream {

@@ -148,9 +148,14 @@ public final class RingTwin {
             var overruns = 0
             let firstSample = samplesSimulated
             let dropoutEnd = dropoutEndSample
+            let cyclic = cyclicBlock
+            var cyclicIndex = cyclicPosition
             for offset in 0..<chunk {
                 if dac != nil {
                     if dac!.isEmpty { underruns += 1 } else { held = dac!.removeFirst() }
+                } else if let cyclic {
+                    held = cyclic[cyclicIndex]
+                    cyclicIndex = cyclicIndex + 1 == cyclic.count ? 0 : cyclicIndex + 1
                 }
                 let code = model.step(dacOutputVolts: held)
                 if adc != nil {
@@ -163,6 +168,7 @@ public final class RingTwin {
             }
             simulator = model
             heldOutputVolts = held
+            cyclicPosition = cyclicIndex
             dacQueue = dac
             adcQueue = adc
             samplesSimulated += chunk
@@ -226,6 +232,7 @@ public final class RingTwin {
         guard !dacFailed else { throw dacFailure("hold") }
         heldOutputVolts = dacOutputVolts(forRequest: level)
         dacQueue?.removeAll()
+        cyclicBlock = nil
     }
 
     func openDACQueue(samplesPerBlock: Int) throws(DeviceError) {
@@ -245,6 +252,26 @@ public final class RingTwin {
         let transfer = dacTransfer
         for request in block { queue.append(transfer.outputVolts(forRequest: request)) }
         dacQueue = queue
+    }
+
+    /// A cyclic DAC block (output volts, errors applied) and the next sample of it to play.
+    private var cyclicBlock: [Double]?
+    private var cyclicPosition = 0
+
+    func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
+        catchUp()
+        guard !dacFailed else { throw dacFailure("play a cyclic block") }
+        guard dacQueue == nil, cyclicBlock == nil else {
+            throw DeviceError(
+                .busy, errno: .busy, operation: "play a cyclic block", detail: "the DAC already has a stream")
+        }
+        cyclicBlock = block.map { dacTransfer.outputVolts(forRequest: $0) }
+        cyclicPosition = 0
+    }
+
+    func stopCyclic() {
+        catchUp()
+        cyclicBlock = nil
     }
 
     func closeDACQueue() {

@@ -14,6 +14,25 @@ final class TwinDAC: AnalogOutput {
         try twin.openDACQueue(samplesPerBlock: samplesPerBlock)
         return TwinDACStream(twin: twin, samplesPerBlock: samplesPerBlock)
     }
+
+    func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput {
+        try validateBlock(block.count, "play a cyclic block on the DAC")
+        try twin.playCyclic(block)
+        return TwinCyclicOutput(twin: twin)
+    }
+}
+
+final class TwinCyclicOutput: CyclicOutput {
+    let twin: RingTwin
+    private var isOpen = true
+    init(twin: RingTwin) { self.twin = twin }
+    deinit { close() }
+
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        twin.stopCyclic()
+    }
 }
 
 final class TwinDACStream: AnalogOutputStream {

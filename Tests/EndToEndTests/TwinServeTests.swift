@@ -1,4 +1,7 @@
 import Foundation
+import ReservoirFiles
+import ReservoirHAL
+import ReservoirHardware
 import ReservoirTesting
 import Testing
 
@@ -151,6 +154,13 @@ import Testing
         let networkSTM = try #require(network["stm"] as? Double)
         let localSTM = try #require(local["stm"] as? Double)
         #expect(abs(networkSTM - localSTM) < 0.3, "STM over the network \(networkSTM), in-process \(localSTM)")
+
+        // A cyclic DAC block through ringlab's libiio backend and the server's cyclic buffer.
+        let remote = try IIOBoard.make(
+            wiring: DataFile.loadBoard(board), uri: server.uri, clock: ManualClock())
+        let swing = try CyclicContrast.measure(remote, cyclic: true)
+        print("cyclic swing over the network \(swing) V")
+        #expect(swing > 0.05, "cyclic swing over the network \(swing) V")
 
         let trained = try CommandRunner.ringlabJSON([
             "train", "--model", "ring", "--task", "moons", "--budget", "100", "--board", board, "--json",

@@ -9,6 +9,16 @@ import Testing
 /// "What the twin must show", 5–7: converters, GPIO, determinism; and its faults, safe
 /// state and pacing.
 @Suite struct TwinConverterTests {
+    /// A cyclic DAC block repeats until closed; the safe state's hold ends it.
+    @Test func aCyclicBlockRepeatsOnTheDAC() throws {
+        let (_, board) = try TwinFixtures.twinBoard(seed: 2)
+        let swinging = try CyclicContrast.measure(board, cyclic: true)
+        let holding = try CyclicContrast.measure(board, cyclic: false)
+        print("cyclic swing \(swinging) V, held \(holding) V")
+        #expect(swinging > 0.05, "cyclic swing \(swinging) V")
+        #expect(holding < 0.02, "held swing \(holding) V")
+    }
+
     @Test func adcReadingsAreWholeStepsOfReferenceOverTwoToTheBits() throws {
         let (_, board, _) = try enabledTwin(seed: 1)
         try board.dac.hold(Volts(1.58))
