@@ -20,6 +20,19 @@ public enum CommandRunner {
         return "\(TwinFixtures.packageRoot)/.build/\(configuration)/ringlab"
     }
 
+    /// Starts `ringlab arguments…` from the package root without waiting (its output goes to
+    /// pipes nobody reads: for runs a test kills).
+    public static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executablePath)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        return process
+    }
+
     /// Runs `ringlab arguments…` from the package root and waits for it.
     public static func ringlab(_ arguments: [String]) throws -> Outcome {
         let process = Process()

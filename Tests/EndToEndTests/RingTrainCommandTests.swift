@@ -26,13 +26,7 @@ import Testing
 
         // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
         let broken = temporaryFolder()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
-        process.arguments = arguments + ["--run-dir", broken]
-        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
+        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
         // Kill after a checkpoint or two (one every 600 passes) and well before the end.
         let checkpoint = broken + "/checkpoint.json"
         let deadline = Date().addingTimeInterval(60)

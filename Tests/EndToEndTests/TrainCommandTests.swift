@@ -12,13 +12,7 @@ import Testing
 
         // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
         let broken = temporaryFolder()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
-        process.arguments = arguments + ["--run-dir", broken]
-        process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
+        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
         Thread.sleep(forTimeInterval: 2.0)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
