@@ -106,10 +106,16 @@ import Testing
             #expect(Set(loss).count == 1, "the same call must give the same loss")
             results.append((loss[0], Array(workspace.outputs(count: count))))
         }
-        // Rows are computed alike in every chunking; only the loss's summation order differs.
-        #expect(results.allSatisfy { $0.outputs == results[0].outputs })
-        #expect(results.allSatisfy { abs($0.loss - results[0].loss) < 1e-14 * results[0].loss })
-        // Same chunks on one thread or three: bit for bit the same.
+        // Different chunk heights are different GEMM calls, and OpenBLAS picks its kernel (and so
+        // the summation order within a row) by shape and CPU: on SKYLAKEX a 301-row call and a
+        // 100-row call round differently. What holds for every kernel: rows agree to rounding
+        // (dot products of 64 and 40 terms of size ~1: a few ulps, well under 1e-12).
+        for result in results {
+            #expect(zip(result.outputs, results[0].outputs).allSatisfy { abs($0 - $1) < 1e-12 })
+            #expect(abs(result.loss - results[0].loss) < 1e-12 * results[0].loss)
+        }
+        // Same chunks on one thread or three: the same calls, bit for bit the same.
+        #expect(results[2].outputs == results[3].outputs)
         #expect(results[2].loss == results[3].loss)
     }
 
