@@ -1,10 +1,13 @@
 import ReservoirHAL
 
-/// What the server presents of a `Board` as IIO devices (docs/iiod-protocol.md §4–5): the ADC
-/// as an input device with one scan-element channel, the DAC as an output device with one, and
-/// a control device whose attributes are the GPIO roles. Ids are `iio:deviceN`; names are the
-/// board file's, so a board file naming them finds them.
-public final class IIODContext {
+/// What the server presents of a `Board` as IIO devices (docs/iiod-protocol.md §4–5), and the
+/// board state the connections share: the ADC as an input device with one scan-element
+/// channel, the DAC as an output device with one, and a control device whose attributes are the
+/// GPIO roles. Ids are `iio:deviceN`; names are the board file's, so a board file naming them
+/// finds them.
+///
+/// Touched only on the server's board thread (`BoardExecutor`), like the board itself.
+public final class IIODContext: @unchecked Sendable {
     public enum Kind: Sendable { case adc, dac, control }
 
     public struct Device: Sendable {
@@ -19,39 +22,55 @@ public final class IIODContext {
         public var channelAttributes: [String]
     }
 
-    public let board: Board
-    public let devices: [Device]
-    /// Device attributes written by clients and not backed by the board.
-    var storedAttributes: [String: String] = [:]
-    /// Last levels written to the GPIO roles (the lines are write-only).
-    var lineLevels: [String: Bool] = ["amp_enable": false, "loop_close": false, "trigger": false]
-    /// The last DAC code held through `raw`, and the last ADC code streamed.
-    var lastDACCode = 0
-    var lastADCCode = 0
-    /// Devices with a buffer open (one client each).
-    var openDevices: Set<String> = []
-    /// A cyclic DAC buffer: its block, the stream it replays into, and how many of its samples
-    /// are queued ahead of the ADC samples read since. The block is replayed as the ADC
-    /// streams (a lock-step twin's time moves with its ADC), so the DAC never runs dry.
-    var cyclic: (block: UnsafeMutableBufferPointer<Volts>, stream: any AnalogOutputStream)?
-    var cyclicSamplesAhead = 0
+    /// How the served board runs, and the server's safety timings.
+    public struct Timing: Sendable {
+        /// Whether the board follows the wall clock (a paced twin, or hardware). Only then can a
+        /// DAC stream starve, and only then does the dead-man time apply.
+        public var paced: Bool
+        /// A paced DAC stream whose queued samples ran out this long ago drives the board safe.
+        public var deadMan: Duration
+        /// ADC samples produced per job on the board thread: about a millisecond of samples when
+        /// paced (a job sleeps until its last sample is due), 4096 in lock-step. Other
+        /// connections' commands run between jobs, so this bounds how long they wait.
+        public var chunkSamples: Int
 
-    /// Queues the cyclic block until it covers the next `samples` ADC samples.
-    func replayCyclic(covering samples: Int) throws(DeviceError) {
-        guard let cyclic else { return }
-        while cyclicSamplesAhead < samples {
-            try cyclic.stream.push(UnsafeBufferPointer(cyclic.block))
-            cyclicSamplesAhead += cyclic.block.count
+        public init(paced: Bool, sampleRate: Hertz, deadMan: Duration = .milliseconds(2_500)) {
+            self.paced = paced
+            self.deadMan = deadMan
+            chunkSamples = paced ? max(Int(sampleRate.value / 1_000), 1) : 4_096
         }
-        cyclicSamplesAhead -= samples
     }
 
-    public static let controlDeviceName = "ring-control"
-    public static let gpioAttributes = ["amp_enable", "loop_close", "trigger", "interlock"]
+    public let board: Board
+    public let devices: [Device]
+    public let timing: Timing
+    /// Last levels written to the GPIO roles (the lines are write-only).
+    var lineLevels: [String: Bool]
+    /// The session that last asserted each GPIO output, while it stays asserted: if that
+    /// session goes away, the board is driven safe.
+    var lineHolders: [String: ObjectIdentifier] = [:]
+    /// The code the DAC was last set to, as applied (after clamping to the drive range).
+    var appliedDACCode: Int
+    /// Devices with a buffer open (one client each).
+    var openDevices: Set<String> = []
+    /// Counts the times the server drove the board safe by itself. A DAC stream opened before
+    /// the latest such time is refused further blocks: the client that fed it must notice.
+    private(set) var forcedSafeCount = 0
+    /// Why the server last drove the board safe by itself.
+    private(set) var lastForcedSafeReason: String?
+    /// Called on the board thread with one line when the server drives the board safe.
+    var log: @Sendable (String) -> Void = { _ in }
 
-    public init(board: Board) {
+    public static let controlDeviceName = "ring-control"
+
+    public init(board: Board, timing: Timing? = nil) {
         self.board = board
+        self.timing = timing ?? Timing(paced: false, sampleRate: board.sampleRate)
         let wiring = board.wiring
+        var lines = ["amp_enable", "loop_close", "trigger"]
+        if board.heartbeat != nil { lines.append("heartbeat") }
+        lineLevels = Dictionary(uniqueKeysWithValues: lines.map { ($0, false) })
+        appliedDACCode = board.dac.format.code(forVolts: wiring.safeVolts)
         devices = [
             Device(
                 id: "iio:device0", name: wiring.adc.device, kind: .adc, channel: wiring.adc.channel,
@@ -61,13 +80,41 @@ public final class IIODContext {
                 attributes: ["sampling_frequency"], channelAttributes: ["raw", "scale"]),
             Device(
                 id: "iio:device2", name: Self.controlDeviceName, kind: .control, channel: nil,
-                attributes: Self.gpioAttributes, channelAttributes: []),
+                attributes: lines + ["interlock"], channelAttributes: []),
         ]
     }
 
     /// The device a client names: by id, name or label, as iiod matches.
-    func device(_ word: String) -> Device? {
+    func device(_ word: Substring) -> Device? {
         devices.first { $0.id == word || $0.name == word }
+    }
+
+    /// The output line behind a control attribute.
+    func outputLine(_ name: String) -> (any DigitalOutputLine)? {
+        switch name {
+        case "amp_enable": return board.ampEnable
+        case "loop_close": return board.loopClose
+        case "trigger": return board.trigger
+        case "heartbeat": return board.heartbeat
+        default: return nil
+        }
+    }
+
+    /// Drives the board safe on the server's own account (a client went away holding it, or a
+    /// DAC stream starved): amplifier off, loop open, DAC at its safe level; every open DAC
+    /// stream is cut off. Returns what the board reported.
+    @discardableResult
+    func driveSafe(reason: String) -> SafeStateOutcome {
+        let outcome = board.enterSafeStateReporting()
+        for name in lineLevels.keys where name != "heartbeat" { lineLevels[name] = false }
+        lineHolders.removeAll()
+        appliedDACCode = board.dac.format.code(forVolts: board.wiring.safeVolts)
+        forcedSafeCount += 1
+        lastForcedSafeReason = reason
+        log(
+            "drove the board safe (\(reason)): "
+                + (outcome.isSafe ? "amplifier off, loop open, DAC at its safe level" : "FAILED: \(outcome.failures)"))
+        return outcome
     }
 
     /// The `PRINT` payload: libiio 0.24's header with its DTD, then the devices.
@@ -81,10 +128,10 @@ public final class IIODContext {
             if let channel = device.channel {
                 let type = device.kind == .adc ? "input" : "output"
                 let prefix = device.kind == .adc ? "in" : "out"
-                body += "<channel id=\"\(channel)\" type=\"\(type)\">"
+                body += "<channel id=\"\(escape(channel))\" type=\"\(type)\">"
                 body += "<scan-element index=\"0\" format=\"le:u16/16&gt;&gt;0\" scale=\"\(scaleText(device))\" />"
                 for attribute in device.channelAttributes {
-                    body += "<attribute name=\"\(attribute)\" filename=\"\(prefix)_\(channel)_\(attribute)\" />"
+                    body += "<attribute name=\"\(attribute)\" filename=\"\(prefix)_\(escape(channel))_\(attribute)\" />"
                 }
                 body += "</channel>"
             }

@@ -1,41 +1,100 @@
 import ReservoirHAL
 
 /// One client connection of the iiod text protocol (libiio 0.24; docs/iiod-protocol.md §1–3,
-/// §6): bytes in, reply bytes out, no I/O of its own. Lines end in `\n` (a `\r` before it is
-/// dropped); a WRITE or WRITEBUF line is followed by the raw bytes it announced. Every bound
-/// is checked before anything is allocated: a client cannot make the server hold more than
-/// one line of `maximumLineLength` (a longer one is dropped and answered −EINVAL) or one
-/// buffer of `maximumBufferBytes`.
-public final class IIODSession {
+/// §6): bytes in, reply bytes out, no I/O of its own.
+///
+/// Work is done in bounded steps (`step`), so that the server can run one step of each
+/// connection in turn on the board thread: a step answers the commands waiting (at most
+/// `commandsPerStep`), or sends one chunk of a READBUF, or takes the WRITEBUF bytes that have
+/// arrived. A paced DAC stream whose queue is full is not pushed: the step returns the instant
+/// to try again, so the board thread never waits on a client's stream.
+///
+/// Every length that comes from the client is checked before memory is touched: a line is at
+/// most `maximumLineLength` bytes (a longer one is dropped as it arrives and answered −EINVAL),
+/// an attribute value at most `maximumLineLength`, a buffer at most `maximumSamples` samples,
+/// and READBUF and WRITEBUF at most one buffer's bytes. WRITEBUF data is consumed as it
+/// arrives, never held whole.
+///
+/// A connection that goes away (EXIT, EOF, a reset, an idle timeout) while it holds the board
+/// — it asserted `amp_enable` or `loop_close` and nobody deasserted them since, or it has the
+/// DAC's buffer open — leaves the board driven safe.
+///
+/// Touched only on the server's board thread, like the board.
+public final class IIODSession: @unchecked Sendable {
     public let context: IIODContext
-    /// Whether the client asked to end the connection (EXIT, QUIT) or broke a bound.
+    /// Whether the connection is over (EXIT, QUIT, end of input).
     public private(set) var closed = false
 
     public static let maximumLineLength = 4_096
-    public static let maximumBufferBytes = 1 << 22
     public static let maximumSamples = 1 << 20
+    /// Commands answered in one step before other connections get their turn.
+    public static let commandsPerStep = 64
+    /// Reply bytes after which a step ends (a READBUF chunk is at most 8 KiB more).
+    public static let outputPerStep = 16_384
+
+    /// What one step produced.
+    public struct Step {
+        /// Bytes to send to the client.
+        public var output: [UInt8] = []
+        /// Whether there is more to do without new input (call `step` again).
+        public var more = false
+        /// When `more`: not before this instant on the board's clock (a paced DAC queue is full).
+        public var notBefore: Duration?
+    }
 
     private var pending: [UInt8] = []
+    private var start = 0
     /// Inside a line longer than the bound: its bytes are dropped until its newline.
     private var skippingLine = false
+
+    /// Bytes announced by the last command and not yet received.
     private enum Awaiting {
-        case attribute(device: IIODContext.Device, channel: String?, attribute: String, count: Int)
-        case buffer(device: IIODContext.Device, count: Int)
+        case attribute(device: IIODContext.Device, channel: Substring?, attribute: Substring, count: Int)
+        case payload(remaining: Int, total: Int, error: Int?)
     }
     private var awaiting: Awaiting?
+    /// A READBUF being answered: bytes still to send, and whether its first chunk (which
+    /// carries the mask) has gone.
+    private var reading: (remaining: Int, first: Bool)?
 
     /// The buffer this connection has open.
-    private struct OpenBuffer {
-        var device: IIODContext.Device
-        var samples: Int
-        var mask: String
+    private final class OpenBuffer {
+        let device: IIODContext.Device
+        /// Samples per block, as the client opened it.
+        let samples: Int
+        let mask: Substring
+        let cyclic: Bool
+        /// The value of `forcedSafeCount` when opened: a DAC stream opened before the server
+        /// last drove the board safe is cut off.
+        let generation: Int
+        /// ADC: opened with `chunk.count` samples per block (the server's chunk), not the
+        /// client's block size, so that one board job is one chunk.
         var input: (any AnalogInputStream)?
+        /// ADC: samples of the last chunk not sent yet. DAC: samples gathered in `chunk`.
+        var held = 0
         var output: (any AnalogOutputStream)?
-        var volts: UnsafeMutableBufferPointer<Volts>
-        /// Samples of the last refill not sent yet.
-        var unsent = 0
-        /// A cyclic DAC buffer: its first block is replayed until CLOSE or EOF.
-        var cyclic = false
+        var cyclicOutput: (any CyclicOutput)?
+        /// The low byte of a DAC sample whose high byte has not arrived.
+        var lowByte: UInt8?
+        /// When the DAC's queued samples run out, on the board's clock (paced only).
+        var fedUntil: Duration
+        var chunk: UnsafeMutableBufferPointer<Volts>
+
+        init(
+            device: IIODContext.Device, samples: Int, mask: Substring, cyclic: Bool, generation: Int, chunkSamples: Int,
+            now: Duration
+        ) {
+            self.device = device
+            self.samples = samples
+            self.mask = mask
+            self.cyclic = cyclic
+            self.generation = generation
+            fedUntil = now
+            chunk = .allocate(capacity: chunkSamples)
+            chunk.initialize(repeating: .zero)
+        }
+
+        deinit { chunk.deallocate() }
     }
     private var buffer: OpenBuffer?
 
@@ -45,51 +104,168 @@ public final class IIODSession {
 
     deinit { closeBuffer() }
 
-    /// Takes bytes from the client; returns the bytes to send back.
-    public func receive(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var output: [UInt8] = []
+    /// Whether this connection holds the board: it asserted a GPIO output that is still
+    /// asserted, or it has the DAC's buffer open.
+    public var holdsBoard: Bool {
+        context.lineHolders.values.contains(ObjectIdentifier(self)) || buffer?.device.kind == .dac
+    }
+
+    /// Takes bytes from the client (answered by the next steps).
+    public func accept(_ bytes: some Collection<UInt8>) {
+        guard !closed else { return }
         pending.append(contentsOf: bytes)
-        var start = 0
-        while !closed {
-            if let waiting = awaiting {
-                let count: Int
-                switch waiting {
-                case .attribute(_, _, _, let n), .buffer(_, let n): count = n
-                }
-                guard pending.count - start >= count else { break }
-                let payload = Array(pending[start..<(start + count)])
-                start += count
-                awaiting = nil
-                output += finish(waiting, payload: payload)
-                continue
-            }
-            guard let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) else {
-                // An over-long line is dropped as it arrives (memory stays bounded) and answered
-                // with −EINVAL at its end.
-                if pending.count - start > Self.maximumLineLength {
-                    start = pending.count
-                    skippingLine = true
-                }
-                break
-            }
-            var line = pending[start..<newline]
-            start = newline + 1
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            guard !skippingLine, line.count <= Self.maximumLineLength else {
-                skippingLine = false
-                output += reply(-22)
-                continue
-            }
-            output += command(String(decoding: line, as: UTF8.self))
+    }
+
+    /// Bytes received and not yet taken by a step.
+    public var pendingBytes: Int { pending.count - start }
+
+    /// Takes bytes and answers everything they complete, at once: for callers without an event
+    /// loop (tests, the fuzz target). A full paced DAC queue is pushed anyway (the push waits).
+    public func receive(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        accept(bytes)
+        var output: [UInt8] = []
+        var step = self.step(ignoringPace: true)
+        output += step.output
+        while step.more && !closed {
+            step = self.step(ignoringPace: true)
+            output += step.output
         }
-        pending.removeFirst(start)
         return output
     }
 
-    /// The client went away: whatever it had open is closed (EOF is an implicit CLOSE).
-    public func endOfInput() {
+    /// Does one bounded unit of work.
+    public func step() -> Step { step(ignoringPace: false) }
+
+    private func step(ignoringPace: Bool) -> Step {
+        var result = Step()
+        defer { compact() }
+        if closed { return result }
+        if reading != nil {
+            result.output = readChunk()
+            result.more = reading != nil || hasWork
+            return result
+        }
+        var commands = 0
+        while !closed {
+            if let waiting = awaiting {
+                switch waiting {
+                case .attribute(let device, let channel, let attribute, let count):
+                    guard pendingBytes >= count else { return result }
+                    let payload = pending[start..<(start + count)]
+                    start += count
+                    awaiting = nil
+                    let status = writeAttribute(device, channel: channel, attribute: attribute, payload: payload)
+                    result.output += reply(status == 0 ? count : status)
+                case .payload:
+                    if let wait = takePayload(ignoringPace: ignoringPace) {
+                        result.more = true
+                        result.notBefore = wait
+                        return result
+                    }
+                    if case .payload(let remaining, let total, let error) = awaiting! {
+                        guard remaining == 0 else { return result }
+                        awaiting = nil
+                        result.output += reply(error ?? total)
+                    }
+                }
+                continue
+            }
+            if commands == Self.commandsPerStep {
+                result.more = true
+                return result
+            }
+            guard let line = nextLine() else { return result }
+            commands += 1
+            guard let line = line else {
+                result.output += reply(-22)  // an over-long line
+                continue
+            }
+            result.output += command(line)
+            if result.output.count >= Self.outputPerStep {
+                result.more = true
+                return result
+            }
+            if reading != nil {
+                result.output += readChunk()
+                result.more = reading != nil || hasWork
+                return result
+            }
+        }
+        return result
+    }
+
+    /// Whether a step would do something without new input.
+    private var hasWork: Bool {
+        guard !closed else { return false }
+        if reading != nil { return true }
+        switch awaiting {
+        case .attribute(_, _, _, let count): return pendingBytes >= count
+        case .payload(let remaining, _, _): return remaining > 0 && pendingBytes > 0
+        case nil: return pending[start...].contains(UInt8(ascii: "\n"))
+        }
+    }
+
+    /// The next complete line without its `\r\n`; `.some(nil)` for a line over the bound; nil
+    /// when no line is complete. An over-long line is dropped as it arrives, so memory stays
+    /// bounded by the line limit.
+    private func nextLine() -> Substring?? {
+        guard let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) else {
+            if pendingBytes > Self.maximumLineLength {
+                start = pending.count
+                skippingLine = true
+            }
+            return nil
+        }
+        var line = pending[start..<newline]
+        start = newline + 1
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        if skippingLine || line.count > Self.maximumLineLength {
+            skippingLine = false
+            return .some(nil)
+        }
+        return .some(Substring(decoding: line, as: UTF8.self))
+    }
+
+    private func compact() {
+        if start == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= 65_536)
+            start = 0
+        } else if start > 65_536 {
+            pending.removeFirst(start)
+            start = 0
+        }
+    }
+
+    /// The client went away (end of input, a reset, an idle timeout): whatever it had open is
+    /// closed (EOF is an implicit CLOSE), and if it held the board, the board is driven safe.
+    public func endOfInput(reason: String = "the client closed its connection") {
+        guard !closed else { return }
+        leave(reason: reason)
+    }
+
+    private func leave(reason: String) {
+        if holdsBoard {
+            let holding = context.lineHolders.filter { $0.value == ObjectIdentifier(self) }.keys.sorted()
+            let what = holding + (buffer?.device.kind == .dac ? ["the DAC stream"] : [])
+            context.driveSafe(reason: "\(reason) holding \(what.joined(separator: ", "))")
+        }
         closeBuffer()
         closed = true
+        reading = nil
+        awaiting = nil
+        pending = []
+        start = 0
+    }
+
+    /// On a paced board: drives the board safe when this connection's DAC stream has had no
+    /// samples queued for longer than the dead-man time. Returns whether it did.
+    public func checkDeadMan(now: Duration) -> Bool {
+        guard context.timing.paced, let open = buffer, open.output != nil, !open.cyclic,
+            open.generation == context.forcedSafeCount, now > open.fedUntil + context.timing.deadMan
+        else { return false }
+        context.driveSafe(
+            reason: "the DAC stream of a connection ran dry for more than \(context.timing.deadMan) (dead-man time)")
+        return true
     }
 
     // MARK: Commands
@@ -102,53 +278,54 @@ public final class IIODSession {
         return Array("\(bytes.count)\n".utf8) + bytes + [UInt8(ascii: "\n")]
     }
 
-    private func command(_ line: String) -> [UInt8] {
-        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+    /// A non-negative decimal of at most 10 digits (no sign, no junk).
+    private func count(_ word: Substring) -> Int? {
+        guard !word.isEmpty, word.count <= 10, word.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        return Int(word)
+    }
+
+    private func command(_ line: Substring) -> [UInt8] {
+        let words = line.split(separator: " ", maxSplits: 16, omittingEmptySubsequences: true)
         guard let keyword = words.first?.uppercased() else { return [] }  // an empty line: no reply
         switch keyword {
         case "VERSION": return Array("0.24.v0.24  \n".utf8)
         case "PRINT":
             let xml = Array(context.xml.utf8)
             return Array("\(xml.count)\n".utf8) + xml + [UInt8(ascii: "\n")]
-        case "TIMEOUT": return words.count == 2 && Int(words[1]) != nil ? reply(0) : reply(-22)
+        case "TIMEOUT": return words.count == 2 && count(words[1]) != nil ? reply(0) : reply(-22)
         case "EXIT", "QUIT":
-            closeBuffer()
-            closed = true
+            leave(reason: "the client said EXIT")
             return []
-        case "READ": return read(Array(words.dropFirst()))
-        case "WRITE": return write(Array(words.dropFirst()))
+        case "READ": return read(words.dropFirst())
+        case "WRITE": return write(words.dropFirst())
         case "GETTRIG":
             guard words.count == 2 else { return reply(-22) }
             return context.device(words[1]) == nil ? reply(-19) : reply(-2)
         case "SETTRIG":
-            guard words.count >= 2 else { return reply(-22) }
+            guard words.count == 2 || words.count == 3 else { return reply(-22) }
             return context.device(words[1]) == nil ? reply(-19) : reply(0)
         case "SET":
-            guard words.count == 4, words[2].uppercased() == "BUFFERS_COUNT", Int(words[3]) != nil else {
+            guard words.count == 4, words[2].uppercased() == "BUFFERS_COUNT", count(words[3]) != nil else {
                 return reply(-22)
             }
             return context.device(words[1]) == nil ? reply(-19) : reply(0)
-        case "OPEN": return open(Array(words.dropFirst()))
+        case "OPEN": return open(words.dropFirst())
         case "CLOSE":
             guard words.count == 2 else { return reply(-22) }
             guard let device = context.device(words[1]) else { return reply(-19) }
             guard buffer?.device.id == device.id else { return reply(-6) }
             closeBuffer()
             return reply(0)
-        case "READBUF": return readBuffer(Array(words.dropFirst()))
-        case "WRITEBUF":
-            guard words.count == 3, let count = Int(words[2]), count >= 0 else { return reply(-22) }
-            guard let device = context.device(words[1]) else { return reply(-19) }
-            guard let open = buffer, open.device.id == device.id, open.output != nil else { return reply(-9) }
-            guard count <= Self.maximumBufferBytes, count % 2 == 0 else { return reply(-22) }
-            awaiting = .buffer(device: device, count: count)
-            return reply(0)
+        case "READBUF": return startReading(words.dropFirst())
+        case "WRITEBUF": return startWriting(words.dropFirst())
         default: return reply(-22)
         }
     }
 
     /// `[INPUT|OUTPUT ch | BUFFER | DEBUG] attr` after the device: (channel, attribute, kind).
-    private func attributeAddress(_ words: ArraySlice<String>) -> (channel: String?, attribute: String, buffer: Bool)? {
+    private func attributeAddress(_ words: ArraySlice<Substring>) -> (
+        channel: Substring?, attribute: Substring, buffer: Bool
+    )? {
         guard let first = words.first else { return nil }
         switch first.uppercased() {
         case "INPUT", "OUTPUT":
@@ -163,106 +340,106 @@ public final class IIODSession {
         }
     }
 
-    private func read(_ words: [String]) -> [UInt8] {
+    private func read(_ words: ArraySlice<Substring>) -> [UInt8] {
         guard words.count >= 2 else { return reply(-22) }
-        guard let device = context.device(words[0]) else { return reply(-19) }
-        guard let address = attributeAddress(words[1...]) else { return reply(-22) }
+        guard let device = context.device(words[words.startIndex]) else { return reply(-19) }
+        guard let address = attributeAddress(words.dropFirst()) else { return reply(-22) }
         if address.buffer {
             guard address.attribute == "length" else { return reply(-2) }
             return value("\(buffer?.device.id == device.id ? buffer!.samples : 0)")
         }
-        if let channel = address.channel, channel != device.channel { return reply(-6) }
-        switch (device.kind, address.channel, address.attribute) {
-        case (.adc, nil, "sampling_frequency"), (.dac, nil, "sampling_frequency"):
+        if let channel = address.channel, channel != device.channel ?? "" { return reply(-6) }
+        switch (device.kind, address.channel != nil, address.attribute) {
+        case (.adc, false, "sampling_frequency"), (.dac, false, "sampling_frequency"):
             return value("\(Int(context.board.sampleRate.value.rounded()))")
-        case (.adc, _?, "raw"): return value("\(context.lastADCCode)")
-        case (.dac, _?, "raw"): return value("\(context.lastDACCode)")
-        case (.adc, _?, "scale"), (.dac, _?, "scale"): return value(context.scaleText(device))
-        case (.control, nil, "interlock"):
+        case (.adc, true, "raw"):
+            // A fresh conversion, as the kernel's in_voltageN_raw is.
+            do { return value("\(context.board.adc.format.code(forVolts: try context.board.adc.readOnce()))") } catch {
+                return reply(-Int(error.errno?.rawValue ?? 5))
+            }
+        case (.dac, true, "raw"): return value("\(context.appliedDACCode)")
+        case (.adc, true, "scale"), (.dac, true, "scale"): return value(context.scaleText(device))
+        case (.control, false, "interlock"):
             do { return value(try context.board.interlock.read() ? "1" : "0") } catch { return reply(-5) }
-        case (.control, nil, let name) where context.lineLevels[name] != nil:
-            return value(context.lineLevels[name]! ? "1" : "0")
+        case (.control, false, let name):
+            guard let level = context.lineLevels[String(name)] else { return reply(-2) }
+            return value(level ? "1" : "0")
         default: return reply(-2)
         }
     }
 
-    private func write(_ words: [String]) -> [UInt8] {
-        guard words.count >= 3, let count = Int(words[words.count - 1]), count >= 0 else { return reply(-22) }
+    private func write(_ words: ArraySlice<Substring>) -> [UInt8] {
+        guard words.count >= 3, let count = count(words[words.endIndex - 1]) else { return reply(-22) }
         guard count <= Self.maximumLineLength else { return reply(-22) }
-        guard let device = context.device(words[0]) else { return reply(-19) }
-        guard let address = attributeAddress(words[1..<(words.count - 1)]) else { return reply(-22) }
-        if let channel = address.channel, channel != device.channel { return reply(-6) }
+        guard let device = context.device(words[words.startIndex]) else { return reply(-19) }
+        guard let address = attributeAddress(words[(words.startIndex + 1)..<(words.endIndex - 1)]) else {
+            return reply(-22)
+        }
+        if let channel = address.channel, channel != device.channel ?? "" { return reply(-6) }
+        // The value follows the line (and is answered then), even when the write will fail.
         awaiting = .attribute(device: device, channel: address.channel, attribute: address.attribute, count: count)
         return []
     }
 
-    private func finish(_ waiting: Awaiting, payload: [UInt8]) -> [UInt8] {
-        switch waiting {
-        case .attribute(let device, let channel, let attribute, let count):
-            // iio_attr_write sends strlen + 1 bytes: drop the NUL and surrounding whitespace.
-            let text =
-                String(decoding: payload.prefix { $0 != 0 }, as: UTF8.self)
-                .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).first.map(String.init)
-                ?? ""
-            let status = writeAttribute(device, channel: channel, attribute: attribute, text: text)
-            return reply(status == 0 ? count : status)
-        case .buffer(_, let count):
-            return reply(pushSamples(payload) ?? count)
-        }
-    }
-
     /// Applies a write; 0 or −errno.
-    private func writeAttribute(_ device: IIODContext.Device, channel: String?, attribute: String, text: String) -> Int
-    {
-        switch (device.kind, channel, attribute) {
-        case (.dac, _?, "raw"):
-            guard let code = Int(text), code >= 0, code <= context.board.dac.format.maximumCode else { return -22 }
-            // Clamped to the board's drive range like every drive (docs/drive-loop.md, Safety).
-            let volts = context.board.dac.format.volts(forCode: code).clamped(to: context.board.wiring.driveRange)
-            do { try context.board.dac.hold(volts) } catch { return -5 }
-            context.lastDACCode = code
+    private func writeAttribute(
+        _ device: IIODContext.Device, channel: Substring?, attribute: Substring, payload: ArraySlice<UInt8>
+    ) -> Int {
+        // iio_attr_write sends strlen + 1 bytes: drop the NUL and surrounding whitespace.
+        let text = Substring(decoding: payload.prefix { $0 != 0 }, as: UTF8.self)
+            .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).first ?? ""
+        switch (device.kind, channel != nil, attribute) {
+        case (.dac, true, "raw"):
+            let format = context.board.dac.format
+            guard let code = count(text), code <= format.maximumCode else { return -22 }
+            // Clamped to the board's drive range like every drive (docs/drive-loop.md, Safety);
+            // `raw` then reads back the code applied.
+            let volts = format.volts(forCode: code).clamped(to: context.board.wiring.driveRange)
+            do { try context.board.dac.hold(volts) } catch { return -Int(error.errno?.rawValue ?? 5) }
+            context.appliedDACCode = format.code(forVolts: volts)
             return 0
-        case (.control, nil, "interlock"): return -13
-        case (.control, nil, let name) where context.lineLevels[name] != nil:
+        case (.control, false, "interlock"): return -13
+        case (.control, false, let name):
+            let name = String(name)
+            guard let line = context.outputLine(name), context.lineLevels[name] != nil else { return -2 }
             guard text == "0" || text == "1" else { return -22 }
             let level = text == "1"
-            let line: any DigitalOutputLine
-            switch name {
-            case "amp_enable": line = context.board.ampEnable
-            case "loop_close": line = context.board.loopClose
-            default: line = context.board.trigger
-            }
-            do { try line.set(level) } catch { return -5 }
+            do { try line.set(level) } catch { return -Int(error.errno?.rawValue ?? 5) }
             context.lineLevels[name] = level
+            if name == "amp_enable" || name == "loop_close" {
+                context.lineHolders[name] = level ? ObjectIdentifier(self) : nil
+            }
             return 0
         case (_, _, "sampling_frequency"), (_, _, "scale"), (.adc, _, "raw"): return -13
         default: return -2
         }
     }
 
-    private func open(_ words: [String]) -> [UInt8] {
-        guard words.count == 3 || (words.count == 4 && words[3].uppercased() == "CYCLIC") else { return reply(-22) }
-        guard let device = context.device(words[0]) else { return reply(-19) }
-        guard let samples = Int(words[1]), samples > 0, samples <= Self.maximumSamples else { return reply(-22) }
+    private func open(_ words: ArraySlice<Substring>) -> [UInt8] {
+        guard words.count == 3 || (words.count == 4 && words.last!.uppercased() == "CYCLIC") else { return reply(-22) }
+        let first = words.startIndex
+        guard let device = context.device(words[first]) else { return reply(-19) }
+        guard let samples = count(words[first + 1]), samples > 0, samples <= Self.maximumSamples else {
+            return reply(-22)
+        }
         // One scan element: one 32-bit mask word, 8 hex digits, bit 0 set.
-        let mask = words[2]
-        guard mask.count == 8, let bits = UInt32(mask, radix: 16), bits & 1 == 1, bits == 1 else { return reply(-22) }
+        let mask = words[first + 2]
+        guard mask.count == 8, UInt32(mask, radix: 16) == 1 else { return reply(-22) }
         guard device.channel != nil else { return reply(-22) }
         guard buffer == nil, !context.openDevices.contains(device.id) else { return reply(-16) }
         let cyclic = words.count == 4
-        guard !cyclic || (device.kind == .dac && context.cyclic == nil) else { return reply(cyclic ? -16 : -22) }
-        let volts = UnsafeMutableBufferPointer<Volts>.allocate(capacity: samples)
-        volts.initialize(repeating: .zero)
-        var open = OpenBuffer(device: device, samples: samples, mask: mask, volts: volts)
-        open.cyclic = cyclic
+        guard !cyclic || device.kind == .dac else { return reply(-22) }
+        let chunkSamples = device.kind == .adc ? min(samples, context.timing.chunkSamples) : samples
+        let open = OpenBuffer(
+            device: device, samples: samples, mask: mask, cyclic: cyclic, generation: context.forcedSafeCount,
+            chunkSamples: chunkSamples, now: context.board.clock.now())
         do {
             if device.kind == .adc {
-                open.input = try context.board.adc.openStream(samplesPerBlock: samples)
-            } else {
+                open.input = try context.board.adc.openStream(samplesPerBlock: chunkSamples)
+            } else if !cyclic {
                 open.output = try context.board.dac.openStream(samplesPerBlock: samples)
             }
         } catch {
-            volts.deallocate()
             return reply(-Int(error.errno?.rawValue ?? 5))
         }
         buffer = open
@@ -270,89 +447,142 @@ public final class IIODSession {
         return reply(0)
     }
 
-    private func readBuffer(_ words: [String]) -> [UInt8] {
-        guard words.count == 2, let count = Int(words[1]), count >= 0 else { return reply(-22) }
-        guard let device = context.device(words[0]) else { return reply(-19) }
-        guard var open = buffer, open.device.id == device.id, let input = open.input else { return reply(-9) }
-        guard count % 2 == 0, count <= Self.maximumBufferBytes else { return reply(-22) }
-        var samples: [UInt8] = []
-        samples.reserveCapacity(count)
-        let format = context.board.adc.format
-        while samples.count < count {
-            if open.unsent == 0 {
-                do {
-                    try context.replayCyclic(covering: open.samples)
-                    try input.refill(open.volts)
-                } catch {
-                    buffer = open
-                    return samples.isEmpty ? reply(-Int(error.errno?.rawValue ?? 5)) : chunk(samples, mask: open.mask)
-                }
-                open.unsent = open.samples
-            }
-            let code = format.code(forVolts: open.volts[open.samples - open.unsent])
-            context.lastADCCode = code
-            samples.append(UInt8(code & 0xff))
-            samples.append(UInt8((code >> 8) & 0xff))
-            open.unsent -= 1
+    // MARK: Streams
+
+    private func startReading(_ words: ArraySlice<Substring>) -> [UInt8] {
+        guard words.count == 2, let count = count(words[words.startIndex + 1]) else { return reply(-22) }
+        guard let device = context.device(words[words.startIndex]) else { return reply(-19) }
+        guard let open = buffer, open.device.id == device.id, open.input != nil else { return reply(-9) }
+        // libiio asks for one buffer's bytes; more is refused, not produced.
+        guard count % 2 == 0, count <= open.samples * 2 else { return reply(-22) }
+        guard count > 0 else { return reply(0) }
+        reading = (count, true)
+        return []
+    }
+
+    /// One chunk of the READBUF in progress: at most one refill of the server's chunk.
+    private func readChunk() -> [UInt8] {
+        guard let (remaining, first) = reading, let open = buffer, let input = open.input else {
+            reading = nil
+            return reply(-9)
         }
-        buffer = open
-        return chunk(samples, mask: open.mask)
+        if open.held == 0 {
+            do { try input.refill(open.chunk) } catch {
+                reading = nil
+                return reply(-Int(error.errno?.rawValue ?? 5))
+            }
+            open.held = open.chunk.count
+        }
+        let count = min(open.held, remaining / 2)
+        let format = context.board.adc.format
+        var output = Array("\(count * 2)\n".utf8)
+        if first { output += Array("\(open.mask)\n".utf8) }
+        output.reserveCapacity(output.count + count * 2)
+        let offset = open.chunk.count - open.held
+        for index in offset..<(offset + count) {
+            let code = format.code(forVolts: open.chunk[index])
+            output.append(UInt8(code & 0xff))
+            output.append(UInt8((code >> 8) & 0xff))
+        }
+        open.held -= count
+        reading = remaining - count * 2 > 0 ? (remaining - count * 2, false) : nil
+        return output
     }
 
-    private func chunk(_ bytes: [UInt8], mask: String) -> [UInt8] {
-        Array("\(bytes.count)\n\(mask)\n".utf8) + bytes
+    private func startWriting(_ words: ArraySlice<Substring>) -> [UInt8] {
+        guard words.count == 2, let count = count(words[words.startIndex + 1]) else { return reply(-22) }
+        guard let device = context.device(words[words.startIndex]) else { return reply(-19) }
+        guard let open = buffer, open.device.id == device.id, open.device.kind == .dac else { return reply(-9) }
+        guard count % 2 == 0, count <= open.samples * 2 else { return reply(-22) }
+        // A cyclic buffer takes one block; the board was driven safe since this stream opened.
+        if open.cyclic && open.cyclicOutput != nil { return reply(-16) }
+        if open.generation != context.forcedSafeCount { return reply(-32) }
+        awaiting = .payload(remaining: count, total: count, error: nil)
+        return reply(0)
     }
 
-    /// Pushes little-endian u16 codes to the DAC in blocks of the buffer's size; −errno or nil.
-    private func pushSamples(_ payload: [UInt8]) -> Int? {
-        guard var open = buffer, let output = open.output else { return -9 }
+    /// Takes the WRITEBUF bytes that have arrived, pushing each block as it fills. Returns the
+    /// instant to come back when a paced DAC queue is full.
+    private func takePayload(ignoringPace: Bool) -> Duration? {
+        guard case .payload(var remaining, let total, var error) = awaiting else { return nil }
+        defer { awaiting = .payload(remaining: remaining, total: total, error: error) }
+        guard let open = buffer, open.device.kind == .dac else {
+            // The buffer is gone: the bytes are still the client's payload; drop them.
+            let taken = min(remaining, pendingBytes)
+            start += taken
+            remaining -= taken
+            error = error ?? -9
+            return nil
+        }
         let format = context.board.dac.format
         let range = context.board.wiring.driveRange
-        var index = 0
-        while index + 1 < payload.count {
-            let code = Int(payload[index]) | (Int(payload[index + 1]) << 8)
-            open.volts[open.unsent] = format.volts(forCode: min(code, format.maximumCode)).clamped(to: range)
-            open.unsent += 1
-            index += 2
-            if open.unsent == open.samples {
-                if open.cyclic {
-                    // The first block is the cycle; later writes to a cyclic buffer are refused.
-                    guard context.cyclic == nil else {
-                        buffer = open
-                        return -16
-                    }
-                    let block = UnsafeMutableBufferPointer<Volts>.allocate(capacity: open.samples)
-                    _ = block.initialize(from: open.volts)
-                    context.cyclic = (block, output)
-                    context.cyclicSamplesAhead = 0
-                    open.unsent = 0
-                    do { try context.replayCyclic(covering: open.samples) } catch {
-                        buffer = open
-                        return -Int(error.errno?.rawValue ?? 5)
-                    }
-                    continue
+        while true {
+            if open.held == open.samples {
+                if error == nil, let wait = flush(open, ignoringPace: ignoringPace) { return wait }
+                open.held = 0
+                if let failure = lastPushError {
+                    error = failure
+                    lastPushError = nil
                 }
-                do { try output.push(UnsafeBufferPointer(open.volts)) } catch {
-                    buffer = open
-                    return -Int(error.errno?.rawValue ?? 5)
-                }
-                open.unsent = 0
+            }
+            guard remaining > 0, pendingBytes > 0 else { return nil }
+            let byte = pending[start]
+            start += 1
+            remaining -= 1
+            if let low = open.lowByte {
+                open.lowByte = nil
+                let code = min(Int(low) | Int(byte) << 8, format.maximumCode)
+                open.chunk[open.held] = format.volts(forCode: code).clamped(to: range)
+                open.held += 1
+            } else {
+                open.lowByte = byte
             }
         }
-        buffer = open
+    }
+
+    private var lastPushError: Int?
+
+    /// Plays a full block: the cyclic block, or a push to the stream. nil when done (an error
+    /// is left in `lastPushError`); the instant to retry when a paced queue is full.
+    private func flush(_ open: OpenBuffer, ignoringPace: Bool) -> Duration? {
+        let block = UnsafeBufferPointer(open.chunk)
+        do {
+            if open.cyclic {
+                guard open.cyclicOutput == nil else {
+                    lastPushError = -16
+                    return nil
+                }
+                open.cyclicOutput = try context.board.dac.playCyclic(block)
+            } else if let output = open.output {
+                guard open.generation == context.forcedSafeCount else {
+                    lastPushError = -32
+                    return nil
+                }
+                let blockTime = context.board.sampleRate.duration(of: SampleCount(open.samples))
+                if context.timing.paced {
+                    // Keep at most two blocks queued ahead of the converter (the twin's queue
+                    // holds four): a fuller queue would block the board thread in push.
+                    let now = context.board.clock.now()
+                    let ready = open.fedUntil - blockTime * 2
+                    if !ignoringPace && now < ready { return ready }
+                    open.fedUntil = max(open.fedUntil, now) + blockTime
+                }
+                try output.push(block)
+            }
+            context.appliedDACCode = context.board.dac.format.code(forVolts: block[block.count - 1])
+        } catch {
+            lastPushError = -Int(error.errno?.rawValue ?? 5)
+        }
         return nil
     }
 
     private func closeBuffer() {
         guard let open = buffer else { return }
-        if open.cyclic, let cyclic = context.cyclic {
-            cyclic.block.deallocate()
-            context.cyclic = nil
-        }
         open.input?.close()
         open.output?.close()
-        open.volts.deallocate()
+        open.cyclicOutput?.close()
         context.openDevices.remove(open.device.id)
         buffer = nil
+        reading = nil
     }
 }

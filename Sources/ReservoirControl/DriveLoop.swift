@@ -205,6 +205,9 @@ public final class DriveLoop {
             statistics.hostIdleNanoseconds += max(gap - Int64(ReservoirSettings.blocksAhead) * periodNanoseconds, 0)
         }
         if watchdog.fired { throw stop(.watchdog) }
+        // Retrigger the monostable before the queued bias periods play: the host's time since
+        // the last period may have let it fall.
+        do { try toggleHeartbeat() } catch { throw stop(.ioError(error.description)) }
         // A host that came back after the queued bias periods ran out has lost the DAC/ADC
         // alignment (the DAC held, the ADC went on): start the streams again.
         if board.clock.now().nanoseconds > session!.start + Int64(session!.pushed) * periodNanoseconds {
@@ -243,6 +246,8 @@ public final class DriveLoop {
         var periodsSinceProbe = Int.max
     }
     private var session: Session?
+    /// The level last put on the board's heartbeat line.
+    private var heartbeatLevel = false
     /// When the last evaluation ended (monotonic ns), across sessions.
     private var lastSegmentEnd: Int64?
 
@@ -252,11 +257,22 @@ public final class DriveLoop {
         return max(Int(rangeProbeInterval / period), 1)
     }
 
+    /// One edge on the heartbeat line (when the board has one): the hardware monostable that
+    /// gates the amplifier stays high for its hold time after each edge, so the amplifier drops
+    /// by itself if this loop stops, whatever stopped it.
+    @inline(__always)
+    private func toggleHeartbeat() throws(DeviceError) {
+        guard let heartbeat = board.heartbeat else { return }
+        heartbeatLevel.toggle()
+        try heartbeat.set(heartbeatLevel)
+    }
+
     /// Enables the ring, opens both streams and queues `blocksAhead` bias periods.
     private func startStreams() throws(LoopStopped) {
         let output: any AnalogOutputStream
         let input: any AnalogInputStream
         do {
+            try toggleHeartbeat()
             try board.enableRing()
             output = try board.dac.openStream(samplesPerBlock: samplesPerPeriod)
         } catch {
@@ -348,6 +364,7 @@ public final class DriveLoop {
                 statistics.maximumComputeNanoseconds = max(statistics.maximumComputeNanoseconds, spent)
                 statistics.periods += 1
                 watchdog.beat()
+                try toggleHeartbeat()
             }
         } catch let error as DeviceError {
             throw stop(.ioError(error.description))

@@ -16,6 +16,10 @@ public struct Board {
     public let trigger: any DigitalOutputLine
     /// Reports an unsafe condition when asserted.
     public let interlock: any DigitalInputLine
+    /// Toggled by the drive loop once a period, when the board has one: the trigger input of a
+    /// hardware retriggerable monostable that gates the amplifier, so the amplifier drops by
+    /// itself when the loop stops toggling (docs/drive-loop.md, Safety layers).
+    public let heartbeat: (any DigitalOutputLine)?
     /// The time the board runs on.
     public let clock: any BoardClock
     /// The simulation behind the board, when it is one (nil for hardware).
@@ -26,9 +30,10 @@ public struct Board {
         wiring: BoardDescription, dac: any AnalogOutput, adc: any AnalogInput,
         ampEnable: any DigitalOutputLine, loopClose: any DigitalOutputLine,
         trigger: any DigitalOutputLine, interlock: any DigitalInputLine, clock: any BoardClock,
-        simulation: (any RestartableSimulation)? = nil
+        simulation: (any RestartableSimulation)? = nil, heartbeat: (any DigitalOutputLine)? = nil
     ) {
         self.simulation = simulation
+        self.heartbeat = heartbeat
         self.wiring = wiring
         self.dac = dac
         self.adc = adc

@@ -59,6 +59,9 @@ public struct BoardDescription: Sendable {
         public var trigger: Line
         /// Reports an unsafe condition (input).
         public var interlock: Line
+        /// Toggled once a period by the drive loop (output, optional): the trigger of a
+        /// retriggerable monostable that gates the amplifier in hardware.
+        public var heartbeat: Line?
     }
 
     /// The file this description was read from.
@@ -156,7 +159,10 @@ public struct BoardDescription: Sendable {
             ampEnable: try Self.line(gpioFields.mapping("amp_enable")),
             loopClose: try Self.line(gpioFields.mapping("loop_close")),
             trigger: try Self.line(gpioFields.mapping("trigger")),
-            interlock: try Self.line(gpioFields.mapping("interlock")))
+            interlock: try Self.line(gpioFields.mapping("interlock")),
+            heartbeat: try gpioFields.optionalMapping("heartbeat").map { fields throws(ConfigError) in
+                try Self.line(fields)
+            })
         try gpioFields.rejectUnknownFields()
 
         if let point = try top.optionalMapping("operating_point") {

@@ -190,6 +190,12 @@ public final class ConfigMapping {
         return try parsedDouble(node, key, in: range, expected: Self.describe(range))
     }
 
+    /// A finite number in `range`, or nil when absent.
+    public func optionalDouble(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let node = optionalNode(key) else { return nil }
+        return try parsedDouble(node, key, in: range, expected: Self.describe(range))
+    }
+
     /// An integer in `range`.
     public func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         let expected = "an integer from \(range.lowerBound) to \(range.upperBound)"

@@ -80,6 +80,10 @@ public protocol AnalogInput: AnyObject {
 
     /// Opens the one input stream of this device, with blocks of `samplesPerBlock` samples.
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream
+
+    /// One conversion now, in volts at the nominal scale (the kernel's `in_voltageN_raw`: a
+    /// fresh reading, never a cached one). Works while a stream is open.
+    func readOnce() throws(DeviceError) -> Volts
 }
 
 /// An open ADC stream: each refill delivers the next block of consecutive samples.

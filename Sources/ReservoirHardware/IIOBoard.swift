@@ -112,6 +112,18 @@ final class IIOADC: AnalogInput {
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
         try channel.openBuffer(samples: samplesPerBlock)
     }
+
+    /// The channel's `raw` attribute: one conversion by the driver.
+    func readOnce() throws(DeviceError) -> Volts {
+        let operation = "read ADC \"\(channel.name)\" raw"
+        let text = try IIOCalls.readAttribute(channel.device, channel: channel.channel, attribute: "raw", operation: operation)
+        guard let code = Int(text.trimmingWhitespace), code >= 0, code <= format.maximumCode else {
+            throw DeviceError(
+                .ioFailure, errno: .ioError, operation: operation,
+                detail: "found \"\(text.prefix(40))\", expected a code from 0 to \(format.maximumCode)")
+        }
+        return format.volts(forCode: code)
+    }
 }
 
 /// The DAC of a board file, through libiio: a level through the channel's `raw` attribute, or
@@ -192,7 +204,10 @@ public enum IIOBoard {
             ampEnable: try line("amp_enable", wiring.gpio.ampEnable, output: true),
             loopClose: try line("loop_close", wiring.gpio.loopClose, output: true),
             trigger: try line("trigger", wiring.gpio.trigger, output: true),
-            interlock: try line("interlock", wiring.gpio.interlock, output: false), clock: clock)
+            interlock: try line("interlock", wiring.gpio.interlock, output: false), clock: clock,
+            heartbeat: try wiring.gpio.heartbeat.map { wired throws(DeviceError) in
+                try line("heartbeat", wired, output: true)
+            })
         try board.enterSafeState()
         return board
     }
@@ -203,5 +218,16 @@ public enum IIOBoard {
     )] {
         let context = try IIOContextHandle(uri: uri, timeoutMilliseconds: 5_000)
         return IIOCalls.describe(context.pointer)
+    }
+}
+
+extension String {
+    /// The text without leading and trailing spaces, tabs, newlines and NULs (Foundation-free).
+    var trimmingWhitespace: Substring {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\0" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return self[first...last]
     }
 }

@@ -117,6 +117,7 @@ private final class TracedADC: AnalogInput {
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
         TracedADCStream(try inner.openStream(samplesPerBlock: samplesPerBlock), trace)
     }
+    func readOnce() throws(DeviceError) -> Volts { try inner.readOnce() }
 }
 
 private final class TracedADCStream: AnalogInputStream {
@@ -173,6 +174,7 @@ private final class HookedADC: AnalogInput {
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
         HookedADCStream(try inner.openStream(samplesPerBlock: samplesPerBlock), self)
     }
+    func readOnce() throws(DeviceError) -> Volts { try inner.readOnce() }
 }
 
 private final class HookedADCStream: AnalogInputStream {

@@ -32,6 +32,13 @@ public final class RingTwin {
     // GPIO state.
     private var amplifierEnabled = false
     private var loopClosed = false
+    /// The monostable gating the amplifier (`TwinParameters.heartbeatHold`): the sample at which
+    /// its output falls unless a heartbeat edge retriggers it first (Int.max: none fitted).
+    private var monostableExpirySample = Int.max
+    private let monostableHoldSamples: Int?
+    private var heartbeatLevel = false
+    /// The ADC code of the last sample simulated (a one-shot conversion reads it).
+    private var lastCode: Int32 = 0
     /// How many times the trigger line has been asserted.
     public private(set) var triggerAssertions = 0
 
@@ -61,6 +68,9 @@ public final class RingTwin {
         origin = clock.now()
         dacTransfer = DACTransfer(parameters.dac)
         heldOutputVolts = 0
+        monostableHoldSamples = parameters.heartbeatHold.map { max(parameters.sampleRate.samples(in: $0).value, 1) }
+        // A fitted monostable starts fallen: the amplifier needs a heartbeat before it conducts.
+        if monostableHoldSamples != nil { monostableExpirySample = 0 }
         simulator = RingSimulator(parameters: parameters, seed: seed, initialDACVolts: 0)
         heldOutputVolts = dacOutputVolts(forRequest: .zero)
         for scheduled in parameters.faults { inject(scheduled.fault, at: scheduled.at) }
@@ -137,15 +147,18 @@ public final class RingTwin {
         var remaining = count
         while remaining > 0 {
             if samplesSimulated >= nextFaultSample { applyDueFaults() }
-            // Run up to the next fault boundary in one tight loop on local copies (class
-            // properties would cost an exclusivity check per access).
-            let chunk = min(remaining, nextFaultSample - samplesSimulated)
+            if samplesSimulated >= monostableExpirySample { updateGainGate() }
+            // Run up to the next fault boundary or monostable edge in one tight loop on local
+            // copies (class properties would cost an exclusivity check per access).
+            let nextMonostableEdge = monostableExpirySample > samplesSimulated ? monostableExpirySample : Int.max
+            let chunk = min(remaining, nextFaultSample - samplesSimulated, nextMonostableEdge - samplesSimulated)
             var model = simulator
             var held = heldOutputVolts
             var dac = dacQueue
             var adc = adcQueue
             var underruns = 0
             var overruns = 0
+            var code = lastCode
             let firstSample = samplesSimulated
             let dropoutEnd = dropoutEndSample
             let cyclic = cyclicBlock
@@ -157,7 +170,7 @@ public final class RingTwin {
                     held = cyclic[cyclicIndex]
                     cyclicIndex = cyclicIndex + 1 == cyclic.count ? 0 : cyclicIndex + 1
                 }
-                let code = model.step(dacOutputVolts: held)
+                code = model.step(dacOutputVolts: held)
                 if adc != nil {
                     if adc!.freeSpace == 0 {
                         _ = adc!.removeFirst()
@@ -167,6 +180,7 @@ public final class RingTwin {
                 }
             }
             simulator = model
+            lastCode = code
             heldOutputVolts = held
             cyclicPosition = cyclicIndex
             dacQueue = dac
@@ -178,6 +192,7 @@ public final class RingTwin {
         }
         // A fault scheduled at time t is in effect at t, before the sample that starts there.
         if samplesSimulated >= nextFaultSample { applyDueFaults() }
+        if samplesSimulated >= monostableExpirySample { updateGainGate() }
     }
 
     /// Simulates up to sample `target`, then sleeps until that sample is due on the clock: a
@@ -307,6 +322,15 @@ public final class RingTwin {
         }
     }
 
+    /// One conversion now: the twin runs until a conversion started now leaves the ADC's
+    /// pipeline (L + 1 samples) and returns its code in volts. An open stream receives those
+    /// samples too, as a real ADC's buffer would.
+    func readOnce() -> Volts {
+        catchUp()
+        advance(toSample: samplesSimulated + parameters.adcLatencySamples + 1)
+        return Volts(Double(max(lastCode, 0)) * parameters.adc.format.leastSignificantBit.value)
+    }
+
     func closeADCQueue() {
         adcQueue?.deallocate()
         adcQueue = nil
@@ -322,13 +346,32 @@ public final class RingTwin {
     func setAmplifier(_ enabled: Bool) {
         catchUp()
         amplifierEnabled = enabled
-        simulator.gainGateOpen = amplifierEnabled && loopClosed
+        updateGainGate()
     }
 
     func setLoop(_ closed: Bool) {
         catchUp()
         loopClosed = closed
-        simulator.gainGateOpen = amplifierEnabled && loopClosed
+        updateGainGate()
+    }
+
+    /// A level on the heartbeat line: each edge retriggers the monostable, whose output then
+    /// stays high for its hold time (a 74HC123-style retriggerable one-shot).
+    func setHeartbeat(_ level: Bool) {
+        catchUp()
+        guard level != heartbeatLevel else { return }
+        heartbeatLevel = level
+        if let hold = monostableHoldSamples { monostableExpirySample = samplesSimulated + hold }
+        updateGainGate()
+    }
+
+    /// Whether the monostable lets the amplifier conduct now (always, when none is fitted).
+    public var monostableHigh: Bool { samplesSimulated < monostableExpirySample }
+
+    /// The gain gate: the amplifier conducts when enabled, the monostable (if fitted) is high,
+    /// and the loop is closed.
+    private func updateGainGate() {
+        simulator.gainGateOpen = amplifierEnabled && loopClosed && monostableHigh
     }
 
     func setTrigger(_ asserted: Bool) {
@@ -340,7 +383,8 @@ public final class RingTwin {
         return interlockAsserted
     }
 
-    /// Whether the amplifier is enabled and the loop closed (the ring can oscillate).
+    /// Whether the amplifier is enabled and the loop closed (the ring can oscillate; a fitted
+    /// monostable may still hold the amplifier off: `monostableHigh`).
     public var ringEnabled: Bool { amplifierEnabled && loopClosed }
     /// The DAC's present output in volts (errors applied, before its filter).
     public var dacOutput: Volts { Volts(heldOutputVolts) }
@@ -356,7 +400,7 @@ extension RingTwin: RestartableSimulation {
         catchUp()
         let old = simulator
         simulator = RingSimulator(parameters: parameters, seed: seed, initialDACVolts: heldOutputVolts)
-        simulator.gainGateOpen = amplifierEnabled && loopClosed
+        simulator.gainGateOpen = amplifierEnabled && loopClosed && monostableHigh
         simulator.amplifierFailed = old.amplifierFailed
         simulator.noiseFactor = old.noiseFactor
         simulator.adcMode = old.adcMode

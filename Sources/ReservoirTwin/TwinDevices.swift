@@ -73,6 +73,8 @@ final class TwinADC: AnalogInput {
         try twin.openADCQueue(samplesPerBlock: samplesPerBlock)
         return TwinADCStream(twin: twin, samplesPerBlock: samplesPerBlock)
     }
+
+    func readOnce() throws(DeviceError) -> Volts { twin.readOnce() }
 }
 
 final class TwinADCStream: AnalogInputStream {
@@ -141,7 +143,8 @@ extension RingTwin {
             ampEnable: TwinOutputLine { [unowned self] in self.setAmplifier($0) },
             loopClose: TwinOutputLine { [unowned self] in self.setLoop($0) },
             trigger: TwinOutputLine { [unowned self] in self.setTrigger($0) },
-            interlock: TwinInterlockLine(twin: self), clock: clock, simulation: self)
+            interlock: TwinInterlockLine(twin: self), clock: clock, simulation: self,
+            heartbeat: wiring.gpio.heartbeat == nil ? nil : TwinOutputLine { [unowned self] in self.setHeartbeat($0) })
         do {
             try board.enterSafeState()
         } catch {

@@ -70,6 +70,10 @@ public struct TwinParameters: Sendable, Equatable {
     public var tracksPhase: Bool
     /// Faults scheduled by the parameter file.
     public var faults: [ScheduledFault]
+    /// The hold time of the retriggerable monostable that gates the amplifier, when one is
+    /// fitted (`heartbeat_hold_ms`): the amplifier conducts only within this time of the last
+    /// heartbeat edge. nil: no monostable, the amplifier follows `amp_enable` alone.
+    public var heartbeatHold: Duration?
 
     // MARK: Analytic results (the twin's tests and `twin characterize` compare against these)
 
@@ -178,6 +182,9 @@ extension TwinParameters {
         sampleRate = Hertz(try top.double("sample_rate_hz", in: 1...1e9))
         substeps = try top.int("substeps", in: 1...1024)
         tracksPhase = try top.bool("track_phase", default: false)
+        heartbeatHold = try top.optionalDouble("heartbeat_hold_ms", in: 0.001...60_000).map {
+            Duration.nanoseconds(Int64(($0 * 1e6).rounded()))
+        }
         faults = try top.list("faults").enumerated().map { (index, node) throws(ConfigError) in
             try ScheduledFault(parsing: node, source: source, path: "faults[\(index)]")
         }

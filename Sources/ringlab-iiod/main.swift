@@ -14,11 +14,16 @@ struct TwinServe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ringlab twin serve", abstract: "Serve the twin over the libiio network protocol (iiod).")
 
-    @Option(name: .long, help: "TCP port (0: any free port, printed on stdout).")
+    @Option(name: .long, help: "TCP port, 1 to 65535 (0: any free port, printed on stdout).")
     var port = 30_431
 
     @Option(name: .long, help: "Address to bind (default 127.0.0.1: this machine only).")
     var bind = "127.0.0.1"
+
+    @Flag(
+        name: .customLong("allow-remote"),
+        help: "Allow binding to an address other machines can reach (the protocol has no authentication).")
+    var allowRemote = false
 
     @Option(name: .long, help: "Board file of the twin (default hardware/boards/twin.yaml).")
     var board = "hardware/boards/twin.yaml"
@@ -35,6 +40,42 @@ struct TwinServe: ParsableCommand {
     @Flag(name: .long, help: "Run the twin at the sample rate on the wall clock (default: lock-step).")
     var paced = false
 
+    @Option(
+        name: .customLong("dead-man-ms"),
+        help: "Paced: drive the board safe when a DAC stream has run dry this long, 1 to 600000 ms (default 2500).")
+    var deadManMilliseconds = 2_500
+
+    @Option(
+        name: .customLong("idle-timeout-s"),
+        help: "Close a connection that holds the board (lines on, DAC open) after this long silent, 1 to 86400 s (default 60).")
+    var idleTimeoutSeconds = 60
+
+    @Option(name: .customLong("max-connections"), help: "Connections at once, 2 to 1024 (default 32).")
+    var maximumConnections = 32
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535; found \(port)") }
+        guard (1...600_000).contains(deadManMilliseconds) else {
+            throw ValidationError("--dead-man-ms must be 1 to 600000; found \(deadManMilliseconds)")
+        }
+        guard (1...86_400).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--idle-timeout-s must be 1 to 86400; found \(idleTimeoutSeconds)")
+        }
+        guard (2...1_024).contains(maximumConnections) else {
+            throw ValidationError("--max-connections must be 2 to 1024; found \(maximumConnections)")
+        }
+        if !Self.isLoopback(bind) && !allowRemote {
+            throw ValidationError(
+                "--bind \(bind) would let any machine that reaches it switch the amplifier: the iiod protocol has no authentication. Serve on 127.0.0.1 and tunnel (ssh -L 30431:127.0.0.1:30431 box), or add --allow-remote"
+            )
+        }
+    }
+
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     func run() throws {
         do {
             let wiring = try DataFile.loadBoard(board)
@@ -46,9 +87,23 @@ struct TwinServe: ParsableCommand {
             if let randomize { parameters = parameters.randomized(seed: randomize) }
             let clock: any BoardClock = paced ? MonotonicClock() : ManualClock()
             let device = try RingTwin(parameters: parameters, seed: seed, clock: clock).makeBoard(wiring: wiring)
-            let server = IIODServer(board: device)
+            var options = IIODServer.Options(
+                timing: IIODContext.Timing(
+                    paced: paced, sampleRate: device.sampleRate, deadMan: .milliseconds(deadManMilliseconds)))
+            options.idleTimeout = .seconds(idleTimeoutSeconds)
+            options.maximumConnections = maximumConnections
+            let server = IIODServer(board: device, options: options)
             server.log = { line in FileHandle.standardError.write(Data("twin serve: \(line)\n".utf8)) }
-            let bound = try server.start(host: bind, port: port)
+            if !Self.isLoopback(bind) {
+                FileHandle.standardError.write(
+                    Data(
+                        "twin serve: WARNING: serving on \(bind) (--allow-remote). The iiod protocol has no authentication: anyone who reaches this port can switch the amplifier and drive the DAC. Prefer 127.0.0.1 with an SSH tunnel.\n"
+                            .utf8))
+            }
+            let bound: Int
+            do { bound = try server.start(host: bind, port: port) } catch {
+                throw ServeError(description: "cannot listen on \(bind):\(port): \(error)")
+            }
             print("twin serve: listening on \(bind):\(bound) (ip:\(bind):\(bound)), \(paced ? "paced" : "lock-step")")
             fflush(nil)
             // SIGINT/SIGTERM: stop listening, close the connections, leave the twin safe.
