@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench fuzz-net bench-iiod clean
 
 all: build
 
@@ -30,6 +30,17 @@ test: deps
 
 bench: build
 	$(RINGLAB) bench twin
+
+# A 500,000-frame protocol-aware fuzz of the iiod server over the network, lock-step then paced
+# (the test suite runs 50,000 of each); fails if the server dies, stops answering iio_info, or its
+# resident set passes 256 MB.
+fuzz-net: build
+	./tools/serve-and-run.sh "" python3 tools/fuzz-iiod.py --frames 500000 --seed 1
+	./tools/serve-and-run.sh "--paced" python3 tools/fuzz-iiod.py --frames 500000 --seed 2
+
+# Attribute-write latency on the paced server while iio_readdev streams 600,000-sample blocks.
+bench-iiod: build
+	./tools/serve-and-run.sh "--paced" python3 tools/iiod-latency.py --writes 200 --block 600000
 
 clean:
 	rm -rf .build

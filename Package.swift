@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ReservoirTwinTests",
             dependencies: [
-                "ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration", "ReservoirHardware",
+                "ReservoirHAL", "ReservoirTwin", "ReservoirTesting", "ReservoirCalibration", "ReservoirHardware", "ReservoirFiles",
             ]),
         .testTarget(
             name: "ReservoirControlTests",

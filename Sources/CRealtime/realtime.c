@@ -71,3 +71,51 @@ int rt_sleep_until_monotonic_nanoseconds(int64_t deadline) {
     while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &when, NULL)) == EINTR) {}
     return rc;
 }
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static const int crash_signals[] = {SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE};
+#define CRASH_SIGNAL_COUNT (sizeof(crash_signals) / sizeof(crash_signals[0]))
+static struct sigaction previous_crash_actions[CRASH_SIGNAL_COUNT];
+
+static void crash_socket_shutdown(int signal_number, siginfo_t *info, void *context) {
+    // Only async-signal-safe calls here: fstat and shutdown on every descriptor.
+    for (int fd = 3; fd < 4096; fd++) {
+        struct stat status;
+        if (fstat(fd, &status) == 0 && S_ISSOCK(status.st_mode)) shutdown(fd, SHUT_RDWR);
+    }
+    for (unsigned index = 0; index < CRASH_SIGNAL_COUNT; index++) {
+        if (crash_signals[index] != signal_number) continue;
+        struct sigaction *previous = &previous_crash_actions[index];
+        if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
+            sigaction(signal_number, previous, NULL);
+            previous->sa_sigaction(signal_number, info, context);
+            return;
+        }
+        if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN && previous->sa_handler) {
+            sigaction(signal_number, previous, NULL);
+            previous->sa_handler(signal_number);
+            return;
+        }
+    }
+    // Default action: restore it and let the signal end the process.
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+int rt_install_crash_socket_shutdown(void) {
+    int result = 0;
+    for (unsigned index = 0; index < CRASH_SIGNAL_COUNT; index++) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = crash_socket_shutdown;
+        action.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&action.sa_mask);
+        if (sigaction(crash_signals[index], &action, &previous_crash_actions[index]) != 0) result = -1;
+    }
+    return result;
+}

@@ -25,6 +25,13 @@ public enum RealtimeThread {
         _ = rt_install_stop_signal_handlers()
     }
 
+    /// Makes a crash (a trap, SIGSEGV, SIGABRT, …) shut down the process's sockets first, so a
+    /// board served over the network sees its client go at once and drives itself safe, before
+    /// Swift's backtracer (which can take seconds) runs. Call once, at start.
+    public static func installCrashSocketShutdown() {
+        _ = rt_install_crash_socket_shutdown()
+    }
+
     /// Forgets a recorded stop signal (tests that raise one clean up with this).
     public static func clearStopSignal() { rt_clear_stop_signal() }
 

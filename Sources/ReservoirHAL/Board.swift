@@ -69,6 +69,8 @@ public struct Board {
             loopOpen = false
         }
         // Either line alone stops the oscillation.
+        outcome.amplifierOff = amplifierOff
+        outcome.loopOpen = loopOpen
         outcome.ringDisabled = amplifierOff || loopOpen
         do { try dac.hold(wiring.safeVolts) } catch {
             outcome.failures.append(error)
@@ -91,6 +93,10 @@ public struct SafeStateOutcome: Sendable {
     public var failures: [DeviceError] = []
     /// Whether the ring can no longer oscillate (the amplifier is off or the loop is open).
     public var ringDisabled = true
+    /// Whether the amplifier line was driven off.
+    public var amplifierOff = true
+    /// Whether the loop line was driven open.
+    public var loopOpen = true
     /// Whether the DAC holds the board's safe level.
     public var dacAtSafeLevel = true
 

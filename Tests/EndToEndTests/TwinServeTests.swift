@@ -14,10 +14,13 @@ import Testing
         let output = Pipe()
         let errors = Pipe()
         var uri = ""
+        /// What the server printed on stderr so far, drained as it comes (a server whose log
+        /// pipe fills up would block).
+        private let log = LogBuffer()
 
-        init() throws {
+        init(_ arguments: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
-            process.arguments = ["twin", "serve", "--port", "0"]
+            process.arguments = ["twin", "serve", "--port", "0"] + arguments
             process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
             process.standardOutput = output
             process.standardError = errors
@@ -35,14 +38,20 @@ import Testing
                 throw ServeFailure(firstLine: text)
             }
             uri = String(text[range])
+            let log = self.log
+            errors.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
         }
+
+        /// The port the server listens on.
+        var port: UInt16 { UInt16(uri.split(separator: ":").last!)! }
 
         /// Stops the server with SIGTERM; its exit status and what it printed on stderr.
         func stop() -> (Int32, String) {
             process.terminate()
-            let log = errors.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: log, as: UTF8.self))
+            errors.fileHandleForReading.readabilityHandler = nil
+            log.append(errors.fileHandleForReading.readDataToEndOfFile())
+            return (process.terminationStatus, log.text)
         }
     }
 
@@ -287,6 +296,14 @@ import Testing
     }
 }
 
+/// Bytes appended from a reading thread, read at the end.
+final class LogBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ more: Data) { lock.withLock { data.append(more) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
+
 struct ServeFailure: Error {
     var firstLine: String
 }
@@ -330,6 +347,27 @@ struct RawSocket {
     func drain() {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while buffer.withUnsafeMutableBytes({ recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+    }
+
+    /// Reads one reply line (without its newline), waiting up to 5 s.
+    func readLine() -> String {
+        var line: [UInt8] = []
+        while let byte = readBytes(1).first, byte != UInt8(ascii: "\n") { line.append(byte) }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Reads exactly `count` bytes (fewer if the peer closes or 5 s pass).
+    func readBytes(_ count: Int) -> [UInt8] {
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var bytes = [UInt8](repeating: 0, count: count)
+        var got = 0
+        while got < count {
+            let n = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + got, count - got, 0) }
+            if n <= 0 { break }
+            got += n
+        }
+        return Array(bytes.prefix(got))
     }
 
     func close() { _ = Glibc.close(descriptor) }

@@ -33,3 +33,10 @@ int rt_lock_memory(void);
 int rt_set_fifo_priority(int priority);
 
 #endif
+
+/// Installs handlers for the signals a crashing process dies of (SIGILL, SIGTRAP, SIGABRT,
+/// SIGSEGV, SIGBUS, SIGFPE): each shuts down every socket the process holds (shutdown(2) is
+/// async-signal-safe), so a board served over the network sees its client go away at once and
+/// drives itself safe, then hands the signal to the handler installed before (Swift's
+/// backtracer) or to the default action. Returns 0, or -1 if a handler could not be installed.
+int rt_install_crash_socket_shutdown(void);
