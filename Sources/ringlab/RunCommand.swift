@@ -129,8 +129,8 @@ struct FaultSpecification {
 
     init(_ text: String) throws {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, let seconds = Double(parts[1]), seconds >= 0, seconds.isFinite else {
-            throw ValidationError("--inject expects FAULT@SECONDS, e.g. interlock@2; found \(text)")
+        guard parts.count == 2, let seconds = Double(parts[1]), seconds >= 0, seconds <= 86_400 else {
+            throw ValidationError("--inject expects FAULT@SECONDS with 0 ≤ SECONDS ≤ 86400, e.g. interlock@2; found \(text)")
         }
         self.seconds = seconds
         switch parts[0] {

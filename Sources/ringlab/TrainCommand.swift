@@ -132,7 +132,31 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the summary as JSON.")
     var json = false
 
+    /// Every numeric option's range, checked before anything is allocated (a billion hidden
+    /// units or directions would trap in an allocation; NaN and infinities never compare).
+    var numericRanges: [NumericOption] {
+        [
+            NumericOption("--budget", Double(budget), 2...1e9),
+            NumericOption("--hidden", Double(hidden), 1...4_096),
+            NumericOption("--batch", batch.map(Double.init), 1...1e6),
+            NumericOption("--directions", Double(directions), 1...4_096),
+            NumericOption("--sigma", sigma, 1e-12...10),
+            NumericOption("--readout-lr", readoutLR, 0...10),
+            NumericOption("--pre-hidden", preHidden.map(Double.init), 1...4_096),
+            NumericOption("--shots", Double(shots), 1...1_000),
+            NumericOption("--lr", lr, 1e-12...10),
+            NumericOption("--beta1", beta1, 0...0.999999),
+            NumericOption("--weight-decay", weightDecay, 0...1e6),
+            NumericOption("--clip-norm", clipNorm, 1e-12...1e12),
+            NumericOption("--reject-above", rejectAbove, 0...1e12),
+            NumericOption("--nodes", nodes.map(Double.init), 1...4_096),
+            NumericOption("--feedback", feedback, -100...100),
+            NumericOption("--threads", threads.map(Double.init), 1...64),
+        ]
+    }
+
     func validate() throws {
+        for option in numericRanges { try option.check() }
         guard model == "mlp" || model == "ring" else {
             throw ValidationError("--model must be mlp or ring; found \(model)")
         }
@@ -373,5 +397,30 @@ enum TrainingDefaults {
         configuration.optimizer = optimizer
         configuration.learningRate = learningRate
         return configuration
+    }
+}
+
+/// A numeric option and the range it must lie in; `check` names the option, what was found and
+/// the range, and refuses NaN and infinities.
+struct NumericOption {
+    var name: String
+    var value: Double?
+    var range: ClosedRange<Double>
+
+    init(_ name: String, _ value: Double?, _ range: ClosedRange<Double>) {
+        self.name = name
+        self.value = value
+        self.range = range
+    }
+
+    func check() throws {
+        guard let value else { return }
+        guard value.isFinite, range.contains(value) else {
+            throw ValidationError("\(name) must be a number from \(Self.text(range.lowerBound)) to \(Self.text(range.upperBound)); found \(value)")
+        }
+    }
+
+    private static func text(_ bound: Double) -> String {
+        bound == bound.rounded() && abs(bound) < 1e15 ? String(Int(bound)) : String(bound)
     }
 }
