@@ -271,6 +271,14 @@ public final class DriveLoop {
     private func startStreams() throws(LoopStopped) {
         let output: any AnalogOutputStream
         let input: any AnalogInputStream
+        // An asserted interlock forbids enabling the ring at all (not only once streaming).
+        do {
+            if try board.interlock.read() { throw stop(.interlock) }
+        } catch let stopped as LoopStopped {
+            throw stopped
+        } catch {
+            throw stop(.ioError("\(error)"))
+        }
         do {
             try toggleHeartbeat()
             try board.enableRing()
