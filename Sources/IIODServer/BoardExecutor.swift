@@ -51,26 +51,26 @@ final class BoardExecutor: Sendable {
         while true {
             ready.wait()
             let next: Job? = queues.withLock { queues in
+                defer {
+                    // Drop what has run once a queue is drained (bounded memory).
+                    if queues.urgentHead == queues.urgent.count {
+                        queues.urgent.removeAll(keepingCapacity: true)
+                        queues.urgentHead = 0
+                    }
+                    if queues.ordinaryHead == queues.ordinary.count {
+                        queues.ordinary.removeAll(keepingCapacity: true)
+                        queues.ordinaryHead = 0
+                    }
+                }
                 if queues.urgentHead < queues.urgent.count {
-                    defer { queues.urgentHead += 1 }
-                    return queues.urgent[queues.urgentHead]
+                    queues.urgentHead += 1
+                    return queues.urgent[queues.urgentHead - 1]
                 }
                 if queues.ordinaryHead < queues.ordinary.count {
-                    defer { queues.ordinaryHead += 1 }
-                    return queues.ordinary[queues.ordinaryHead]
+                    queues.ordinaryHead += 1
+                    return queues.ordinary[queues.ordinaryHead - 1]
                 }
                 return nil
-            }
-            queues.withLock { queues in
-                // Drop what has run once a queue is drained (bounded memory).
-                if queues.urgentHead == queues.urgent.count {
-                    queues.urgent.removeAll(keepingCapacity: true)
-                    queues.urgentHead = 0
-                }
-                if queues.ordinaryHead == queues.ordinary.count {
-                    queues.ordinary.removeAll(keepingCapacity: true)
-                    queues.ordinaryHead = 0
-                }
             }
             if let next {
                 next()

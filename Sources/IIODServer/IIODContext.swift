@@ -106,7 +106,9 @@ public final class IIODContext: @unchecked Sendable {
     @discardableResult
     func driveSafe(reason: String) -> SafeStateOutcome {
         let outcome = board.enterSafeStateReporting()
-        for name in lineLevels.keys where name != "heartbeat" { lineLevels[name] = false }
+        // The safe state deasserts these two; trigger and heartbeat keep their levels.
+        lineLevels["amp_enable"] = false
+        lineLevels["loop_close"] = false
         lineHolders.removeAll()
         appliedDACCode = board.dac.format.code(forVolts: board.wiring.safeVolts)
         forcedSafeCount += 1

@@ -518,12 +518,14 @@ public final class IIODSession: @unchecked Sendable {
         let range = context.board.wiring.driveRange
         while true {
             if open.held == open.samples {
-                if error == nil, let wait = flush(open, ignoringPace: ignoringPace) { return wait }
-                open.held = 0
-                if let failure = lastPushError {
-                    error = failure
-                    lastPushError = nil
+                if error == nil {
+                    switch flush(open, ignoringPace: ignoringPace) {
+                    case .wait(let until): return until
+                    case .failed(let status): error = status
+                    case .played: break
+                    }
                 }
+                open.held = 0
             }
             guard remaining > 0, pendingBytes > 0 else { return nil }
             let byte = pending[start]
@@ -540,40 +542,39 @@ public final class IIODSession: @unchecked Sendable {
         }
     }
 
-    private var lastPushError: Int?
+    private enum Flush {
+        case played
+        /// −errno for the WRITEBUF's reply.
+        case failed(Int)
+        /// A paced queue is full: retry at this instant.
+        case wait(Duration)
+    }
 
-    /// Plays a full block: the cyclic block, or a push to the stream. nil when done (an error
-    /// is left in `lastPushError`); the instant to retry when a paced queue is full.
-    private func flush(_ open: OpenBuffer, ignoringPace: Bool) -> Duration? {
+    /// Plays a full block: the cyclic block, or a push to the stream.
+    private func flush(_ open: OpenBuffer, ignoringPace: Bool) -> Flush {
         let block = UnsafeBufferPointer(open.chunk)
         do {
             if open.cyclic {
-                guard open.cyclicOutput == nil else {
-                    lastPushError = -16
-                    return nil
-                }
+                guard open.cyclicOutput == nil else { return .failed(-16) }
                 open.cyclicOutput = try context.board.dac.playCyclic(block)
             } else if let output = open.output {
-                guard open.generation == context.forcedSafeCount else {
-                    lastPushError = -32
-                    return nil
-                }
+                guard open.generation == context.forcedSafeCount else { return .failed(-32) }
                 let blockTime = context.board.sampleRate.duration(of: SampleCount(open.samples))
                 if context.timing.paced {
                     // Keep at most two blocks queued ahead of the converter (the twin's queue
                     // holds four): a fuller queue would block the board thread in push.
                     let now = context.board.clock.now()
                     let ready = open.fedUntil - blockTime * 2
-                    if !ignoringPace && now < ready { return ready }
+                    if !ignoringPace && now < ready { return .wait(ready) }
                     open.fedUntil = max(open.fedUntil, now) + blockTime
                 }
                 try output.push(block)
             }
             context.appliedDACCode = context.board.dac.format.code(forVolts: block[block.count - 1])
         } catch {
-            lastPushError = -Int(error.errno?.rawValue ?? 5)
+            return .failed(-Int(error.errno?.rawValue ?? 5))
         }
-        return nil
+        return .played
     }
 
     private func closeBuffer() {

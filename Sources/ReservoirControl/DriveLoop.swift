@@ -272,13 +272,9 @@ public final class DriveLoop {
         let output: any AnalogOutputStream
         let input: any AnalogInputStream
         // An asserted interlock forbids enabling the ring at all (not only once streaming).
-        do {
-            if try board.interlock.read() { throw stop(.interlock) }
-        } catch let stopped as LoopStopped {
-            throw stopped
-        } catch {
-            throw stop(.ioError("\(error)"))
-        }
+        let interlocked: Bool
+        do { interlocked = try board.interlock.read() } catch { throw stop(.ioError(error.description)) }
+        if interlocked { throw stop(.interlock) }
         do {
             try toggleHeartbeat()
             try board.enableRing()
