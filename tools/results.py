@@ -24,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT = os.path.join(ROOT, ".build", "release", "ringlab")
 # A private copy, so that a rebuild during the half hour of runs cannot change the binary.
 RINGLAB = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ringlab-results-{os.getpid()}")
+# Runs read the committed calibration only: an empty state folder of their own.
+os.environ["RINGLAB_STATE"] = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ringlab-results-state-{os.getpid()}")
 SEEDS = [1, 2, 3]
 
 

@@ -44,6 +44,16 @@ public struct CalibrationRecord: Sendable, Equatable {
         "hysteresis_volts": "V", "evaluation_noise": "1", "evaluation_signal": "1",
     ]
     static let optionalValues: Set<String> = ["relaxation_seconds"]
+    /// What each value can physically be: a value outside is an invalid file, not drift (a
+    /// converter's volts lie within ±100 V, a latency within 0 … 65,536 samples, a span, a noise
+    /// or a relaxation time is positive).
+    static let physicalRanges: [String: ClosedRange<Double>] = [
+        "adc_offset_volts": -100...100, "noise_floor_volts": 0...100, "threshold_volts": -100...100,
+        "latency_samples": 0...65_536, "relaxation_seconds": 0...1_000, "relaxation_drive_volts": -100...100,
+        "bias_volts": -100...100, "span_volts": 1e-9...100, "transfer_slope": -1e6...1e6,
+        "state_noise_volts": 0...100, "reference_volts": -100...100, "drift_volts": -100...100,
+        "hysteresis_volts": -100...100, "evaluation_noise": 0...1e6, "evaluation_signal": -1e6...1e6,
+    ]
 
     /// The record of a measurement.
     public init(result: DeviceCalibrationResult, boardName: String, boardSerial: String, provenance: Provenance) {
@@ -145,6 +155,15 @@ public struct CalibrationRecord: Sendable, Equatable {
             }
             return number.doubleValue
         }
+        func volts(_ object: [String: Any], _ key: String, _ path: String) throws(ConfigError) -> Double {
+            let value = try number(object, key, path)
+            guard (-100...100).contains(value) else {
+                throw ConfigError(
+                    file: source, field: path, problem: .invalidValue(found: "\(value)"),
+                    expected: "a physically valid voltage from -100 to 100")
+            }
+            return value
+        }
         func text(_ object: [String: Any], _ key: String, _ path: String) throws(ConfigError) -> String {
             let value = try field(object, key, path)
             guard let string = value as? String else {
@@ -175,10 +194,11 @@ public struct CalibrationRecord: Sendable, Equatable {
         let serial = try text(board, "serial", "board.serial")
         let origin = try mapping(root, "provenance", "provenance")
         let seedValue = try number(origin, "seed", "provenance.seed")
-        guard seedValue >= 0, seedValue == seedValue.rounded() else {
+        // 2^64 and above do not fit a seed (UInt64(1e30) would trap).
+        guard seedValue >= 0, seedValue < 18_446_744_073_709_551_616, seedValue == seedValue.rounded() else {
             throw ConfigError(
                 file: source, field: "provenance.seed", problem: .invalidValue(found: "\(seedValue)"),
-                expected: "a whole number ≥ 0")
+                expected: "a whole number from 0 to 2^64 − 1")
         }
         let provenance = Provenance(
             ringlabVersion: try text(origin, "ringlabVersion", "provenance.ringlabVersion"),
@@ -203,7 +223,16 @@ public struct CalibrationRecord: Sendable, Equatable {
                     file: source, field: "\(path).uncertainty", problem: .invalidValue(found: "\(uncertainty)"),
                     expected: "a value ≥ 0")
             }
-            values[key] = Estimate(try number(entry, "value", "\(path).value"), uncertainty: uncertainty, unit: unit)
+            let value = try number(entry, "value", "\(path).value")
+            let valid = physicalRanges[key]!
+            guard valid.contains(value), key != "latency_samples" || value == value.rounded() else {
+                throw ConfigError(
+                    file: source, field: "\(path).value", problem: .invalidValue(found: "\(value)"),
+                    expected:
+                        "a physically valid value, \(key == "latency_samples" ? "a whole number" : "a number") from \(valid.lowerBound) to \(valid.upperBound)"
+                )
+            }
+            values[key] = Estimate(value, uncertainty: uncertainty, unit: unit)
         }
         for key in valueObjects.keys where units[key] == nil {
             throw ConfigError(
@@ -220,9 +249,9 @@ public struct CalibrationRecord: Sendable, Equatable {
             let path = "transferCurve[\(index)]"
             points.append(
                 TransferPoint(
-                    driveVolts: try number(point, "driveVolts", "\(path).driveVolts"),
-                    upVolts: try number(point, "upVolts", "\(path).upVolts"),
-                    downVolts: try number(point, "downVolts", "\(path).downVolts")))
+                    driveVolts: try volts(point, "driveVolts", "\(path).driveVolts"),
+                    upVolts: try volts(point, "upVolts", "\(path).upVolts"),
+                    downVolts: try volts(point, "downVolts", "\(path).downVolts")))
         }
         return CalibrationRecord(
             boardName: name, boardSerial: serial, provenance: provenance, values: values, transferCurve: points)

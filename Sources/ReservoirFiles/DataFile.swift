@@ -8,6 +8,13 @@ public enum DataFile {
     /// Parses the YAML file at `path`. A missing or unreadable file, or invalid YAML, is one
     /// `ConfigError` naming the file (and the line, for syntax errors).
     public static func load(_ path: String) throws(ConfigError) -> ConfigNode {
+        // Refuse a large file before reading it into memory.
+        var status = stat()
+        if stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) > maximumBytes {
+            throw ConfigError(
+                file: path, field: "", problem: .unreadable(reason: "the file has \(status.st_size) bytes"),
+                expected: "a data file of at most \(maximumBytes) bytes")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -19,8 +26,23 @@ public enum DataFile {
         return try parse(text, file: path)
     }
 
-    /// Parses YAML `text` that came from `file` (named in errors).
+    /// Data files are small: a larger one is refused before it is parsed.
+    public static let maximumBytes = 1 << 20
+
+    /// Parses YAML `text` that came from `file` (named in errors). Anchors and aliases are
+    /// refused: no data file needs them, and an alias is expanded as a copy, so a few lines of
+    /// nested aliases ("billion laughs") would take gigabytes.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
+        guard text.utf8.count <= maximumBytes else {
+            throw ConfigError(
+                file: file, field: "", problem: .unreadable(reason: "the file has \(text.utf8.count) bytes"),
+                expected: "a data file of at most \(maximumBytes) bytes")
+        }
+        if let line = firstAnchorOrAlias(in: text) {
+            throw ConfigError(
+                file: file, field: "", problem: .unreadable(reason: "a YAML anchor or alias (& or *)"),
+                expected: "plain YAML without anchors and aliases (write each value out)", line: line)
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -38,6 +60,34 @@ public enum DataFile {
                 expected: "a mapping of fields")
         }
         return convert(root)
+    }
+
+    /// The line (1-based) of the first YAML anchor (`&name`) or alias (`*name`): an `&` or `*`
+    /// that starts a node, i.e. follows the line's indentation, `- `, `: `, `? `, `[`, `{` or `,`,
+    /// outside quotes and comments.
+    static func firstAnchorOrAlias(in text: String) -> Int? {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var quote: Character?
+            var previous: Character = " "
+            var beforePrevious: Character = " "
+            for character in line {
+                if let open = quote {
+                    if character == open { quote = nil }
+                } else if character == "\"" || character == "'" {
+                    quote = character
+                } else if character == "#" && (previous == " " || previous == "\t") {
+                    break
+                } else if character == "&" || character == "*" {
+                    let startsNode =
+                        previous == " " || previous == "\t" || previous == "[" || previous == "{" || previous == ","
+                        || ((previous == "-" || previous == ":" || previous == "?") && beforePrevious == " ")
+                    if startsNode { return index + 1 }
+                }
+                beforePrevious = previous
+                previous = character
+            }
+        }
+        return nil
     }
 
     /// Reads and validates the board file at `path`.
@@ -87,7 +137,8 @@ public enum DataFile {
         }
     }
 
-    private static func readFailureReason(_ path: String) -> String {
+    /// Why the file at `path` cannot be read, in a few words (never a Foundation error dump).
+    public static func readFailureReason(_ path: String) -> String {
         var status = stat()
         if stat(path, &status) != 0 { return String(cString: strerror(errno)) }
         if (status.st_mode & S_IFMT) == S_IFDIR { return "it is a directory" }

@@ -119,8 +119,15 @@ public struct BoardDescription: Sendable {
     public init(parsing root: ConfigNode, source: String) throws(ConfigError) {
         let top = try ConfigMapping(root, file: source)
         self.source = source
+        // Name and serial become folder names (calibration/<name>/<serial>/): letters, digits,
+        // '.', '_' and '-' only, so a file cannot steer a write outside its folder.
         name = try top.string("name")
         serial = try top.optionalString("serial") ?? "unknown"
+        for (field, value) in [("name", name), ("serial", serial)] where !Self.isSafePathComponent(value) {
+            throw top.inconsistency(
+                field, found: "\"\(value)\"",
+                expected: "1 to 64 letters, digits, '.', '_' or '-', not starting with '.'")
+        }
         lockStep =
             try top.optionalString("clock").map { text throws(ConfigError) in
                 guard text == "lock-step" || text == "wall" else {
@@ -201,6 +208,15 @@ public struct BoardDescription: Sendable {
         }
         try fields.rejectUnknownFields()
         return line
+    }
+
+    /// Whether `text` can be one folder name: 1 to 64 of [A-Za-z0-9._-], not starting with '.'.
+    public static func isSafePathComponent(_ text: String) -> Bool {
+        guard (1...64).contains(text.utf8.count), text.first != "." else { return false }
+        return text.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 46
+                || byte == 95 || byte == 45
+        }
     }
 
     /// `path` as written in a data file, made relative to the folder of `file` unless absolute.

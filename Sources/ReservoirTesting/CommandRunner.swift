@@ -9,8 +9,15 @@ public enum CommandRunner {
         public var standardError: String
     }
 
+    /// Every ringlab a test starts writes its state (calibrations) to a folder of this test
+    /// process, never to the user's: set once, inherited by every child process.
+    private static let isolatedState: Void = {
+        setenv("RINGLAB_STATE", NSTemporaryDirectory() + "ringlab-test-state-\(getpid())", 0)
+    }()
+
     /// The `ringlab` binary: `$RINGLAB_BIN` when set, else the one built beside these tests.
     public static var executablePath: String {
+        _ = isolatedState
         if let path = ProcessInfo.processInfo.environment["RINGLAB_BIN"] { return path }
         #if DEBUG
             let configuration = "debug"

@@ -1,4 +1,5 @@
 import Foundation
+import ReservoirFiles
 import SeededRandom
 
 /// A classification dataset: row-major features and integer labels 0..<classCount.
@@ -32,6 +33,13 @@ public struct DatasetError: Error, Sendable, CustomStringConvertible {
 }
 
 public enum Datasets {
+    /// Labels are class numbers 0 … 999 (a CSV of more classes is a mistake, and a label of
+    /// 10⁹ would make the split walk a billion classes).
+    public static let maximumLabel = 999
+    /// Features beyond ±1e12 are refused: their squares, summed for standardization, would
+    /// overflow to infinity.
+    public static let maximumFeatureMagnitude = 1e12
+
     /// Reads a CSV of numeric features with a header line; the label is the column named
     /// `label`, else the last one, and must hold non-negative integers.
     public static func loadCSV(_ path: String, name: String? = nil) throws(DatasetError) -> Dataset {
@@ -39,12 +47,10 @@ public enum Datasets {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw DatasetError(
-                file: path, line: nil, column: nil, problem: "cannot read: \(error.localizedDescription)")
+            throw DatasetError(file: path, line: nil, column: nil, problem: "cannot read: \(DataFile.readFailureReason(path))")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }
+        // "\r\n" is one Character in Swift: split on every newline character, CRLF included.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let headerLine = lines.first else {
             throw DatasetError(file: path, line: 1, column: nil, problem: "the file is empty; expected a header line")
@@ -56,7 +62,13 @@ public enum Datasets {
             throw DatasetError(
                 file: path, line: 1, column: nil, problem: "expected at least one feature column and a label column")
         }
-        let labelColumn = header.firstIndex(of: "label") ?? header.count - 1
+        let labelColumns = header.indices.filter { header[$0] == "label" }
+        guard labelColumns.count <= 1 else {
+            throw DatasetError(
+                file: path, line: 1, column: nil,
+                problem: "found \(labelColumns.count) columns named label (\(labelColumns.map { $0 + 1 })), expected one")
+        }
+        let labelColumn = labelColumns.first ?? header.count - 1
         var features: [Double] = []
         var labels: [Int] = []
         for (offset, line) in lines.enumerated().dropFirst() {
@@ -70,23 +82,33 @@ public enum Datasets {
             for (index, cell) in cells.enumerated() {
                 let trimmed = cell.trimmingCharacters(in: .whitespaces)
                 if index == labelColumn {
-                    guard let label = Int(trimmed), label >= 0 else {
+                    guard let label = Int(trimmed), (0...Self.maximumLabel).contains(label) else {
                         throw DatasetError(
                             file: path, line: lineNumber, column: header[index],
-                            problem: "found \"\(trimmed)\", expected a non-negative integer label")
+                            problem: "found \"\(trimmed.prefix(40))\", expected an integer label from 0 to \(Self.maximumLabel)")
                     }
                     labels.append(label)
                 } else {
-                    guard let value = Double(trimmed), value.isFinite else {
+                    guard let value = Double(trimmed), abs(value) <= Self.maximumFeatureMagnitude else {
                         throw DatasetError(
                             file: path, line: lineNumber, column: header[index],
-                            problem: "found \"\(trimmed)\", expected a number")
+                            problem: "found \"\(trimmed.prefix(40))\", expected a number from −1e12 to 1e12")
                     }
                     features.append(value)
                 }
             }
         }
         guard !labels.isEmpty else { throw DatasetError(file: path, line: 2, column: nil, problem: "no data rows") }
+        // A split needs a training and a test sample of every class, and classes 0 ..< C.
+        var counts = [Int](repeating: 0, count: (labels.max() ?? 0) + 1)
+        for label in labels { counts[label] += 1 }
+        if let sparse = counts.indices.first(where: { counts[$0] < 2 }) {
+            throw DatasetError(
+                file: path, line: nil, column: header[labelColumn],
+                problem:
+                    "label \(sparse) has \(counts[sparse]) rows, expected at least 2 of every label from 0 to \(counts.count - 1) (one to train, one to test)"
+            )
+        }
         return Dataset(
             name: name ?? (path as NSString).lastPathComponent, features: features, labels: labels,
             featureCount: header.count - 1, classCount: (labels.max() ?? 0) + 1)

@@ -9,7 +9,46 @@ public struct RunDirectory: Sendable {
     /// Uses (creating if needed) the folder at `path`.
     public init(path: String) throws {
         self.path = path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw RunDirectoryError(description: "\(path): cannot create the run folder: \(Self.whyNotCreatable(path))")
+        }
+    }
+
+    /// An earlier run's folder, for `--resume`: it must exist and hold the run's config.json.
+    public init(resuming path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RunDirectoryError(
+                description: "\(path): no run folder here (expected the --run-dir of an earlier ringlab train)")
+        }
+        self.path = path
+        guard FileManager.default.fileExists(atPath: configurationPath) else {
+            throw RunDirectoryError(description: "\(path): not a run folder (it has no config.json)")
+        }
+    }
+
+    /// The summary.json of a run that finished, or nil while it has not.
+    public var finishedSummary: Data? { FileManager.default.contents(atPath: "\(path)/summary.json") }
+
+    /// Whether a checkpoint has been written (an interrupted run can be resumed).
+    public var canResume: Bool { hasCheckpoint && finishedSummary == nil }
+
+    /// Why `path` cannot be made: the nearest existing ancestor is a file, or not writable.
+    private static func whyNotCreatable(_ path: String) -> String {
+        var ancestor = (path as NSString).deletingLastPathComponent
+        while !ancestor.isEmpty && !FileManager.default.fileExists(atPath: ancestor) {
+            ancestor = (ancestor as NSString).deletingLastPathComponent
+        }
+        let folder = ancestor.isEmpty ? "." : ancestor
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "a file of that name exists"
+        }
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "\(folder) is a file, not a folder"
+        }
+        if !FileManager.default.isWritableFile(atPath: folder) { return "permission denied in \(folder)" }
+        return "the file system refused"
     }
 
     var stepsPath: String { "\(path)/steps.jsonl" }
@@ -66,9 +105,20 @@ public struct RunDirectory: Sendable {
         try append([String(decoding: try Self.encoder.encode(evaluation), as: UTF8.self)], to: evaluationsPath)
     }
 
+    /// The evaluations logged so far. A torn last line (a crash mid-append) is dropped; a bad
+    /// line elsewhere is an error naming the file and line.
     func loadEvaluations<Record: Decodable>() throws -> [Record] {
-        guard let text = try? String(contentsOfFile: evaluationsPath, encoding: .utf8) else { return [] }
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Record.self, from: Data($0.utf8)) }
+        guard let data = FileManager.default.contents(atPath: evaluationsPath) else { return [] }
+        let lines = data.split(separator: UInt8(ascii: "\n"))
+        var records: [Record] = []
+        for (index, line) in lines.enumerated() {
+            do { records.append(try JSONDecoder().decode(Record.self, from: Data(line))) } catch {
+                if index == lines.count - 1 && data.last != UInt8(ascii: "\n") { break }
+                throw RunDirectoryError(
+                    description: "\(evaluationsPath): line \(index + 1) is not an evaluation record; the run's log is damaged")
+            }
+        }
+        return records
     }
 
     func saveCheckpoint<Checkpoint: Encodable>(_ checkpoint: Checkpoint) throws {
@@ -84,7 +134,10 @@ public struct RunDirectory: Sendable {
             return try JSONDecoder().decode(
                 Checkpoint.self, from: Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
         } catch {
-            throw RunDirectoryError(description: "\(checkpointPath): cannot resume: \(error.localizedDescription)")
+            throw RunDirectoryError(
+                description: hasCheckpoint
+                    ? "\(checkpointPath): cannot resume: the checkpoint is not a valid \(Checkpoint.self)"
+                    : "\(path): cannot resume: no checkpoint yet (the run stopped before its first)")
         }
     }
 

@@ -14,7 +14,7 @@ struct TwinServe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ringlab twin serve", abstract: "Serve the twin over the libiio network protocol (iiod).")
 
-    @Option(name: .long, help: "TCP port, 1 to 65535 (0: any free port, printed on stdout).")
+    @Option(name: .long, parsing: .unconditional, help: "TCP port, 1 to 65535 (0: any free port, printed on stdout).")
     var port = 30_431
 
     @Option(name: .long, help: "Address to bind (default 127.0.0.1: this machine only).")
@@ -31,26 +31,26 @@ struct TwinServe: ParsableCommand {
     @Option(name: .long, help: "Twin parameter file (default: the one the board file names).")
     var twin: String?
 
-    @Option(name: .long, help: "Seed of the twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the twin's noise.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Draw the twin's hidden parameters from this seed.")
+    @Option(name: .long, parsing: .unconditional, help: "Draw the twin's hidden parameters from this seed.")
     var randomize: UInt64?
 
     @Flag(name: .long, help: "Run the twin at the sample rate on the wall clock (default: lock-step).")
     var paced = false
 
     @Option(
-        name: .customLong("dead-man-ms"),
+        name: .customLong("dead-man-ms"), parsing: .unconditional,
         help: "Paced: drive the board safe when a DAC stream has run dry this long, 1 to 600000 ms (default 2500).")
     var deadManMilliseconds = 2_500
 
     @Option(
-        name: .customLong("idle-timeout-s"),
+        name: .customLong("idle-timeout-s"), parsing: .unconditional,
         help: "Close a connection that holds the board (lines on, DAC open) after this long silent, 1 to 86400 s (default 60).")
     var idleTimeoutSeconds = 60
 
-    @Option(name: .customLong("max-connections"), help: "Connections at once, 2 to 1024 (default 32).")
+    @Option(name: .customLong("max-connections"), parsing: .unconditional, help: "Connections at once, 2 to 1024 (default 32).")
     var maximumConnections = 32
 
     func validate() throws {
@@ -132,4 +132,13 @@ struct ServeError: Error, CustomStringConvertible {
     var description: String
 }
 
-TwinServe.main()
+// A usage error is one line on stderr with status 64, as `ringlab` prints it (Ringlab.main).
+do {
+    var command = try TwinServe.parseAsRoot()
+    try command.run()
+} catch {
+    guard TwinServe.exitCode(for: error) == .validationFailure else { TwinServe.exit(withError: error) }
+    let first = TwinServe.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+    FileHandle.standardError.write(Data("ringlab: \(first) (ringlab twin serve --help)\n".utf8))
+    exit(ExitCode.validationFailure.rawValue)
+}

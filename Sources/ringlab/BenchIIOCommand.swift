@@ -13,13 +13,13 @@ struct BenchIIOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iio", abstract: "Measure the IIO network path: client throughput and training utilization.")
 
-    @Option(name: .long, help: "ADC samples each client reads.")
+    @Option(name: .long, parsing: .unconditional, help: "ADC samples each client reads.")
     var samples = 2_000_000
 
-    @Option(name: .customLong("block"), help: "Samples per refill.")
+    @Option(name: .customLong("block"), parsing: .unconditional, help: "Samples per refill.")
     var blockSamples = 4_096
 
-    @Option(name: .customLong("training-passes"), help: "Forward passes of the paced training run.")
+    @Option(name: .customLong("training-passes"), parsing: .unconditional, help: "Forward passes of the paced training run.")
     var trainingPasses = 100
 
     /// Starts `ringlab twin serve --port 0 [--paced]`; returns the process and its URI.

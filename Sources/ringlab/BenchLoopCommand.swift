@@ -11,10 +11,10 @@ struct BenchLoopCommand: ParsableCommand {
         commandName: "loop",
         abstract: "Measure the drive loop: lock-step speed, compute per period, paced wake-up latency.")
 
-    @Option(name: .long, help: "Seconds of board time for the lock-step run.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds of board time for the lock-step run.")
     var lockStepSeconds: Double = 10
 
-    @Option(name: .long, help: "Wall seconds for the paced run and for cyclictest.")
+    @Option(name: .long, parsing: .unconditional, help: "Wall seconds for the paced run and for cyclictest.")
     var pacedSeconds: Double = 3
 
     @Option(name: .long, help: "SCHED_FIFO priority of the loop thread and of cyclictest.")

@@ -16,10 +16,10 @@ struct BenchTrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Measure ring training at the demo settings: bookkeeping per step, converter utilization, memory.")
 
-    @Option(name: .long, help: "Forward passes of the lock-step run.")
+    @Option(name: .long, parsing: .unconditional, help: "Forward passes of the lock-step run.")
     var budget = 4_000
 
-    @Option(name: .customLong("paced-budget"), help: "Forward passes of the run against the paced twin.")
+    @Option(name: .customLong("paced-budget"), parsing: .unconditional, help: "Forward passes of the run against the paced twin.")
     var pacedBudget = 300
 
     @Flag(name: .long, help: "Print JSON.")

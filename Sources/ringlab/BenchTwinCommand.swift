@@ -8,7 +8,7 @@ struct BenchTwinCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "twin", abstract: "Measure how fast the twin generates ADC samples (one thread).")
 
-    @Option(name: .long, help: "Wall-clock seconds to measure for.")
+    @Option(name: .long, parsing: .unconditional, help: "Wall-clock seconds to measure for.")
     var seconds: Double = 3
 
     @Flag(name: .long, help: "Print JSON.")

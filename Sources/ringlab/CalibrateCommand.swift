@@ -15,11 +15,11 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .long, help: "Board file.")
     var board = Composition.defaultBoardFile
 
-    @Option(name: .long, help: "Seed of a twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of a twin's noise.")
     var seed: UInt64 = 1
 
     @Option(
-        name: .long, help: "Draw a twin's hidden parameters from this seed (latency, offsets, gains, curve, noise).")
+        name: .long, parsing: .unconditional, help: "Draw a twin's hidden parameters from this seed (latency, offsets, gains, curve, noise).")
     var randomize: UInt64?
 
     @Option(name: .long, help: "A twin board's parameter file, instead of the one the board file names.")
@@ -33,8 +33,12 @@ struct CalibrateCommand: ParsableCommand {
         help: "The twin parameter file whose model --fit-twin fits (default: hardware/twin/ring-default.yaml).")
     var twinTemplate: String?
 
-    @Option(name: .long, help: "Calibration folder (default: calibration/ of this installation).")
-    var out: String?
+    @Option(
+        name: .long,
+        help:
+            "Folder new calibrations are written to (default: $RINGLAB_STATE/calibration, else ~/.local/state/ringlab/calibration); the installation's calibration/ is read, never written."
+    )
+    var calibrations: String?
 
     @Flag(name: .long, help: "Re-measure and compare with the current calibration; exit 1 when the device drifted.")
     var verify = false
@@ -50,12 +54,15 @@ struct CalibrateCommand: ParsableCommand {
             let boardFile = Composition.locateDefault(board)
             let (device, twin) = try Composition.board(
                 file: boardFile, seed: seed, randomize: randomize, twinFile: self.twin)
-            let store = CalibrationStore(root: out ?? Composition.locateDefault(Composition.defaultCalibrationRoot))
+            let store = CalibrationStore(root: Composition.calibrationStateRoot(calibrations))
             let serial = Composition.serial(of: device, randomize: randomize)
-            let previous = verify ? try store.current(board: device.wiring.name, serial: serial) : nil
+            let previous =
+                verify
+                ? try Composition.currentCalibration(
+                    board: device.wiring.name, serial: serial, stateOption: calibrations) : nil
             if verify && previous == nil {
                 throw ValidationError(
-                    "no calibration of \(device.wiring.name)/\(serial) in \(store.root) to verify against: run ringlab calibrate first"
+                    "no calibration of \(device.wiring.name)/\(serial) in \(store.root) or the installation's calibration/ to verify against: run ringlab calibrate first"
                 )
             }
             if let (record, path) = previous {

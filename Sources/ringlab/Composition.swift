@@ -83,8 +83,29 @@ extension Composition {
         }
     }
 
-    /// Where calibrations live unless `--out` says otherwise.
-    static let defaultCalibrationRoot = "calibration"
+    /// The installation's calibrations (the committed twin calibration): read, never written.
+    static let installedCalibrationRoot = "calibration"
+
+    /// Where new calibrations are written: `--calibrations DIR`, else `$RINGLAB_STATE/calibration`
+    /// (the box's unit sets RINGLAB_STATE=/var/lib/ringlab), else the XDG state folder
+    /// (`$XDG_STATE_HOME` or `~/.local/state`)`/ringlab/calibration` — never into the checkout.
+    static func calibrationStateRoot(_ option: String?) -> String {
+        if let option { return option }
+        let environment = ProcessInfo.processInfo.environment
+        if let state = environment["RINGLAB_STATE"], !state.isEmpty { return "\(state)/calibration" }
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return "\(xdg)/ringlab/calibration" }
+        return "\(NSHomeDirectory())/.local/state/ringlab/calibration"
+    }
+
+    /// The current calibration of a device: the state folder's, else the installation's.
+    static func currentCalibration(board: String, serial: String, stateOption: String? = nil) throws(ConfigError)
+        -> (record: CalibrationRecord, path: String)?
+    {
+        for root in [calibrationStateRoot(stateOption), locateDefault(installedCalibrationRoot)] {
+            if let found = try CalibrationStore(root: root).current(board: board, serial: serial) { return found }
+        }
+        return nil
+    }
 
     /// The serial a board's calibrations are filed under: the board file's, marked for a
     /// randomized twin (each draw is a different device).
@@ -105,10 +126,9 @@ extension Composition {
     static func calibratedOperatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
         -> (point: BoardDescription.OperatingPoint, calibration: (record: CalibrationRecord, path: String)?)
     {
-        let store = CalibrationStore(root: locateDefault(defaultCalibrationRoot))
         let serial = serial(of: board, randomize: randomize)
         let filed = board.wiring.operatingPoint
-        if let (record, path) = try store.current(board: board.wiring.name, serial: serial) {
+        if let (record, path) = try currentCalibration(board: board.wiring.name, serial: serial) {
             if !quiet { FileHandle.standardError.write(Data("ringlab: using calibration \(path)\n".utf8)) }
             let point = BoardDescription.OperatingPoint(
                 biasVolts: Volts(record.biasVolts), spanVolts: Volts(record.spanVolts),

@@ -8,13 +8,13 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "Train the ring model on digits on the twin: PGT (pgt-hybrid) against a fixed mask (readout).")
 
-    @Option(name: .long, help: "Forward passes of the PGT run.")
+    @Option(name: .long, parsing: .unconditional, help: "Forward passes of the PGT run.")
     var budget = 10_000
 
-    @Option(name: .long, help: "Virtual nodes N.")
+    @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N.")
     var nodes = 50
 
-    @Option(name: .long, help: "Seed of the split, the mask, the batches and the twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the split, the mask, the batches and the twin's noise.")
     var seed: UInt64 = 1
 
     @Option(name: .customLong("runs"), help: "Folder for the two run directories (default: runs/demo-<UTC time>).")

@@ -16,26 +16,35 @@ struct ReservoirOptions: ParsableArguments {
     @Option(name: .long, help: "Board file.")
     var board: String = Composition.defaultBoardFile
 
-    @Option(name: .long, help: "Virtual nodes per period, N.")
+    @Option(name: .long, parsing: .unconditional, help: "Virtual nodes per period, N.")
     var nodes: Int = 50
 
-    @Option(name: .customLong("samples-per-node"), help: "Samples per node, S.")
+    @Option(name: .customLong("samples-per-node"), parsing: .unconditional, help: "Samples per node, S.")
     var samplesPerNode: Int = 4
 
-    @Option(name: .long, help: "Feedback strength η (default: the board's operating point).")
+    @Option(name: .long, parsing: .unconditional, help: "Feedback strength η (default: the board's operating point).")
     var feedback: Double?
 
-    @Option(name: .long, help: "Shots R averaged per state.")
+    @Option(name: .long, parsing: .unconditional, help: "Shots R averaged per state.")
     var shots: Int = 1
 
-    @Option(name: .customLong("input-scale"), help: "Input scale γ of the binary mask.")
+    @Option(name: .customLong("input-scale"), parsing: .unconditional, help: "Input scale γ of the binary mask.")
     var inputScale: Double = ReservoirExperiment.defaultInputScale
 
-    @Option(name: .long, help: "Seed of the task data, the mask and the twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the task data, the mask and the twin's noise.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Draw a twin's hidden parameters from this seed (see ringlab calibrate).")
+    @Option(name: .long, parsing: .unconditional, help: "Draw a twin's hidden parameters from this seed (see ringlab calibrate).")
     var randomize: UInt64?
+
+    func validate() throws {
+        for option in [
+            NumericOption("--nodes", Double(nodes), 1...4_096),
+            NumericOption("--samples-per-node", Double(samplesPerNode), 1...1_024),
+            NumericOption("--feedback", feedback, -100...100), NumericOption("--shots", Double(shots), 1...1_000),
+            NumericOption("--input-scale", inputScale, 0...100),
+        ] { try option.check() }
+    }
 
     /// Builds the loop for these options on a fresh board.
     func makeExperiment(feedback override: Double? = nil, biasVolts: Volts? = nil) throws -> ReservoirExperiment {

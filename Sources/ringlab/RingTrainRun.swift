@@ -73,7 +73,7 @@ enum RingTrainRun {
         settings newSettings: RingTrainingSettings, feedback: Double?, runDirectory: String?, resume: String?,
         showProgress: Bool = true
     ) throws -> RingTrainingSummary {
-        let directory = try (resume ?? runDirectory).map { try RunDirectory(path: $0) }
+        let directory = try resume.map { try RunDirectory(resuming: $0) } ?? runDirectory.map { try RunDirectory(path: $0) }
         var settings = newSettings
         if resume != nil {
             settings = try directory!.loadConfiguration(RingTrainingSettings.self)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ReservoirControl
 
 /// The ringlab command line: one thin subcommand per job.
@@ -18,6 +19,16 @@ struct Ringlab: ParsableCommand {
     /// served board drives itself safe at once (docs/drive-loop.md, Safety layers).
     static func main() {
         RealtimeThread.installCrashSocketShutdown()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // A usage error is one line on stderr (status 64): what was wrong, where help is.
+            // Everything else (help, version, exit codes, errors) as ArgumentParser prints it.
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            let first = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("ringlab: \(first) (ringlab help)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
     }
 }

@@ -13,7 +13,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Board file.")
     var board: String = Composition.defaultBoardFile
 
-    @Option(name: .long, help: "Seconds of board time to stream.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds of board time to stream.")
     var seconds: Double = 5
 
     @Flag(name: .long, help: "Follow the wall clock (hardware always does); default for the twin: lock-step.")
@@ -23,11 +23,11 @@ struct RunCommand: ParsableCommand {
     var inject: [String] = []
 
     @Option(
-        name: .customLong("watchdog-ms"),
+        name: .customLong("watchdog-ms"), parsing: .unconditional,
         help: "Watchdog timeout in ms (default: 3 periods when paced, 2 s in lock-step).")
     var watchdogMilliseconds: Int?
 
-    @Option(name: .long, help: "Seed of the input and the twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the input and the twin's noise.")
     var seed: UInt64 = 1
 
     @Flag(name: .long, help: "Print JSON.")

@@ -23,14 +23,14 @@ struct TrainCommand: ParsableCommand {
     /// The mode asked for, or the model's default.
     var mode: String { modeOption ?? (model == "ring" ? "pgt-hybrid" : "pgt") }
 
-    @Option(name: .long, help: "Forward passes to spend (backprop counts 2 per step).")
+    @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (backprop counts 2 per step).")
     var budget: Int = 10_000
 
-    @Option(name: .long, help: "Hidden units.")
+    @Option(name: .long, parsing: .unconditional, help: "Hidden units.")
     var hidden: Int = 40
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: """
             Mini-batch size (default: 64 for backprop, 256 for spsa and for pgt below 50,000 passes, \
             the training split less one sample for pgt from 50,000 passes).
@@ -42,28 +42,28 @@ struct TrainCommand: ParsableCommand {
         help: "Grow the batch as t² to this size by the end of the run (all: the whole training split).")
     var finalBatch: String?
 
-    @Option(name: .long, help: "Directions K per PGT step.")
+    @Option(name: .long, parsing: .unconditional, help: "Directions K per PGT step.")
     var directions: Int = TrainingDefaults.directions
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help:
             "Perturbation scale σ (default: 0.001; ring: calibrated on the board from the loss noise, in drive units).")
     var sigma: Double?
 
     @Option(
-        name: .customLong("readout-lr"), help: "Learning rate of the readout's Adam (ring pgt-hybrid; default 0.01).")
+        name: .customLong("readout-lr"), parsing: .unconditional, help: "Learning rate of the readout's Adam (ring pgt-hybrid; default 0.01).")
     var readoutLR: Double?
 
     @Option(
-        name: .customLong("pre-hidden"),
+        name: .customLong("pre-hidden"), parsing: .unconditional,
         help: "Width of a hidden Dense + tanh layer in the ring model's pre-layer (--model ring; default none).")
     var preHidden: Int?
 
-    @Option(name: .long, help: "Repeats R of every ring evaluation, averaged (--model ring).")
+    @Option(name: .long, parsing: .unconditional, help: "Repeats R of every ring evaluation, averaged (--model ring).")
     var shots = 1
 
-    @Option(name: .long, help: "Learning rate (PGT's optimizer, or backprop's Adam).")
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate (PGT's optimizer, or backprop's Adam).")
     var lr: Double?
 
     @Option(name: .long, help: "adam, sgd or momentum (PGT).")
@@ -86,23 +86,23 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "constant or cosine learning-rate schedule.")
     var schedule: String = TrainingDefaults.schedule
 
-    @Option(name: .customLong("beta1"), help: "Decay β₁ of Adam's first moment (PGT).")
+    @Option(name: .customLong("beta1"), parsing: .unconditional, help: "Decay β₁ of Adam's first moment (PGT).")
     var beta1: Double?
 
     @Option(
-        name: .customLong("weight-decay"),
+        name: .customLong("weight-decay"), parsing: .unconditional,
         help: "Decoupled weight decay λ (AdamW's): of PGT's optimizer (mlp), of the readout's Adam (ring pgt-hybrid).")
     var weightDecay: Double?
 
-    @Option(name: .customLong("clip-norm"), help: "Clip ĝ to this norm.")
+    @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: "Clip ĝ to this norm.")
     var clipNorm: Double?
 
     @Option(
-        name: .customLong("reject-above"),
+        name: .customLong("reject-above"), parsing: .unconditional,
         help: "Undo a PGT step when the loss re-evaluated after it rose by more than this (costs a pass).")
     var rejectAbove: Double?
 
-    @Option(name: .long, help: "Seed of the split, the initialization, the batches and the directions.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the split, the initialization, the batches and the directions.")
     var seed: UInt64 = 1
 
     @Option(name: .customLong("run-dir"), help: "Folder for the run's logs, checkpoints, summary and plots.")
@@ -114,18 +114,18 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Board file (--model ring).")
     var board = Composition.defaultBoardFile
 
-    @Option(name: .long, help: "Virtual nodes N of the ring (--model ring; default: the loop's).")
+    @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N of the ring (--model ring; default: the loop's).")
     var nodes: Int?
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help:
             "Feedback η of the drive loop (--model ring; default 0 for samples, the board's for sine-square and narma10)."
     )
     var feedback: Double?
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: "Threads for the forward passes (default: one per core, up to 2). Results do not depend on it.")
     var threads: Int?
 
@@ -209,6 +209,28 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let resume {
+            let earlier = try reportingErrors { try RunDirectory(resuming: resume) }
+            if let summary = earlier.finishedSummary {
+                FileHandle.standardError.write(
+                    Data("ringlab: \(resume) finished already (summary.json); nothing to resume, nothing changed\n".utf8))
+                if json { FileHandle.standardOutput.write(summary) }
+                return
+            }
+        }
+        do {
+            try runModel()
+        } catch {
+            // An interrupted run with a checkpoint says how to continue it.
+            if let folder = runDirectory ?? resume, (try? RunDirectory(resuming: folder))?.canResume == true {
+                FileHandle.standardError.write(
+                    Data("ringlab: the run's last checkpoint is in \(folder); continue it with: ringlab train --resume \(folder)\n".utf8))
+            }
+            throw error
+        }
+    }
+
+    private func runModel() throws {
         // A ring run's folder has the board's identity beside its configuration.
         if model == "ring" || resume.map({ FileManager.default.fileExists(atPath: "\($0)/board.json") }) == true {
             try runRing()
@@ -219,7 +241,7 @@ struct TrainCommand: ParsableCommand {
             let directory: RunDirectory?
             let split: DatasetSplit
             if let resume {
-                directory = try RunDirectory(path: resume)
+                directory = try RunDirectory(resuming: resume)
                 settings = try directory!.loadConfiguration()
                 split = DatasetSplit(try Self.dataset(settings.task, seed: settings.seed), seed: settings.seed)
             } else {
@@ -265,6 +287,7 @@ struct TrainCommand: ParsableCommand {
                     format: "%@ on %@: test accuracy %.4f after %d forward passes (%.1f s, seed %llu)", summary.mode,
                     summary.task,
                     summary.test_accuracy, summary.forward_passes, summary.seconds, summary.seed))
+            if let path = runDirectory ?? resume { print("run directory: \(path) (config, logs, checkpoint, summary, plots)") }
         }
     }
 
@@ -416,7 +439,7 @@ struct NumericOption {
     func check() throws {
         guard let value else { return }
         guard value.isFinite, range.contains(value) else {
-            throw ValidationError("\(name) must be a number from \(Self.text(range.lowerBound)) to \(Self.text(range.upperBound)); found \(value)")
+            throw ValidationError("\(name) must be a number from \(Self.text(range.lowerBound)) to \(Self.text(range.upperBound)); found \(value.isFinite ? Self.text(value) : String(value))")
         }
     }
 

@@ -14,10 +14,10 @@ struct TwinCharacterizeCommand: ParsableCommand {
     @Option(name: .long, help: "Twin parameter file (default: the one hardware/boards/twin.yaml names).")
     var twin: String?
 
-    @Option(name: .long, help: "Seed of the twin's noise.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of the twin's noise.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Draw the twin's hidden parameters from this seed (see ringlab calibrate).")
+    @Option(name: .long, parsing: .unconditional, help: "Draw the twin's hidden parameters from this seed (see ringlab calibrate).")
     var randomize: UInt64?
 
     @Flag(name: .long, help: "Print JSON instead of a table.")

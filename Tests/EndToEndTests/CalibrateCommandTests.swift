@@ -7,7 +7,7 @@ import Testing
 
     @Test func aRandomizedTwinsCalibrationReportsMeasuredBesideTruth() throws {
         let folder = temporaryFolder()
-        let report = try CommandRunner.ringlabJSON(["calibrate", "--randomize", "3", "--json", "--out", folder])
+        let report = try CommandRunner.ringlabJSON(["calibrate", "--randomize", "3", "--json", "--calibrations", folder])
         for key in ["latency_samples", "threshold_volts", "adc_offset_volts", "transfer_slope"] {
             let pair = try #require(report[key] as? [String: Double], "\(key) is missing")
             let measured = try #require(pair["measured"])
@@ -26,10 +26,33 @@ import Testing
         #expect((current as? [String: String])?["file"] == (file as NSString).lastPathComponent)
     }
 
+    /// A calibration goes to the state folder ($RINGLAB_STATE), never into the checkout, whose
+    /// committed calibration stays the default. (A state folder of this test's own: other tests
+    /// running beside it must keep reading the committed calibration.)
+    @Test func aCalibrationIsWrittenToTheStateFolderNotTheCheckout() throws {
+        let installed = TwinFixtures.packageRoot + "/calibration/twin/default"
+        let before = try FileManager.default.contentsOfDirectory(atPath: installed).sorted()
+        let pointer = try Data(contentsOf: URL(fileURLWithPath: installed + "/current.json"))
+        let state = temporaryFolder()
+        let calibrate = try BoundedProcess.run(
+            CommandRunner.executablePath, ["calibrate", "--seed", "4"], environment: ["RINGLAB_STATE": state],
+            seconds: 120)
+        #expect(calibrate.status == 0, "\(calibrate.standardError)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: "\(state)/calibration/twin/default")
+        #expect(written.contains("current.json") && written.contains { $0.hasSuffix("Z.json") }, "\(written)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: installed).sorted() == before)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: installed + "/current.json")) == pointer)
+        // Later runs read it from the state folder.
+        let run = try BoundedProcess.run(
+            CommandRunner.executablePath, ["run", "--seconds", "0.1"], environment: ["RINGLAB_STATE": state],
+            seconds: 60)
+        #expect(run.standardError.contains("using calibration \(state)/calibration/twin/default/"), "\(run.standardError)")
+    }
+
     @Test func verifyPassesOnTheSameDeviceAndNamesWhatMovedOnAnother() throws {
         let folder = temporaryFolder()
-        _ = try CommandRunner.ringlabJSON(["calibrate", "--json", "--out", folder])
-        let same = try CommandRunner.ringlab(["calibrate", "--verify", "--seed", "2", "--out", folder])
+        _ = try CommandRunner.ringlabJSON(["calibrate", "--json", "--calibrations", folder])
+        let same = try CommandRunner.ringlab(["calibrate", "--verify", "--seed", "2", "--calibrations", folder])
         #expect(same.status == 0, "\(same.standardError)")
         // Another device under the same serial: the calibration no longer describes it.
         let folderOfOther = "\(folder)/twin/default"
@@ -46,7 +69,7 @@ import Testing
         values["threshold_volts"] = threshold
         record["values"] = values
         try JSONSerialization.data(withJSONObject: record).write(to: URL(fileURLWithPath: path))
-        let moved = try CommandRunner.ringlab(["calibrate", "--verify", "--out", folder])
+        let moved = try CommandRunner.ringlab(["calibrate", "--verify", "--calibrations", folder])
         #expect(moved.status == 1)
         let line = moved.standardOutput.split(separator: "\n").first { $0.contains("threshold_volts") } ?? ""
         #expect(line.hasSuffix("MOVED"), "\(moved.standardOutput)")
@@ -62,7 +85,7 @@ import Testing
         for attempt in 0..<8 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
-            process.arguments = ["calibrate", "--out", folder, "--seed", "\(attempt + 1)"]
+            process.arguments = ["calibrate", "--calibrations", folder, "--seed", "\(attempt + 1)"]
             process.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
             process.standardOutput = Pipe()
             process.standardError = Pipe()

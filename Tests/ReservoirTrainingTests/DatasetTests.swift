@@ -28,14 +28,14 @@ import Testing
     @Test func aNonNumericCellNamesLineAndColumn() throws {
         let path = try write("a,b,label\n1,2,0\n1,x,1\n")
         #expect { try Datasets.loadCSV(path) } throws: {
-            "\($0)" == "\(path):3 column \"b\": found \"x\", expected a number"
+            "\($0)" == "\(path):3 column \"b\": found \"x\", expected a number from −1e12 to 1e12"
         }
     }
 
     @Test func aBadLabelNamesTheLabelColumn() throws {
         let path = try write("label,a,b\n0,1,2\n1.5,1,2\n")
         #expect { try Datasets.loadCSV(path) } throws: {
-            "\($0)" == "\(path):3 column \"label\": found \"1.5\", expected a non-negative integer label"
+            "\($0)" == "\(path):3 column \"label\": found \"1.5\", expected an integer label from 0 to 999"
         }
     }
 
