@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test bench fuzz-net bench-iiod clean
+.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod clean
 
 all: build
 
@@ -27,6 +27,31 @@ demo: deps
 test: deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test -c release --skip-build
+	$(MAKE) fuzz-replay
+
+# The libFuzzer target over an iiod session (Sources/iiod-fuzz), instrumented with
+# -sanitize=fuzzer,address in its own build folder; lld links it (gold fails on it).
+FUZZ_BINARY := .build-fuzz/release/iiod-fuzz
+FUZZ_CORPUS := Tests/Fuzz/corpus
+FUZZ_CRASHES := Tests/Fuzz/crashes
+SECONDS ?= 600
+
+fuzz-build: deps
+	$(SWIFT) build -c release --product iiod-fuzz --scratch-path .build-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+
+# Replays the committed corpus (real client sessions) and every crash found, under ASan.
+fuzz-replay: fuzz-build
+	$(FUZZ_BINARY) $(FUZZ_CRASHES)/* $(FUZZ_CORPUS)/*
+	@echo "fuzz-replay: $$(ls $(FUZZ_CRASHES) $(FUZZ_CORPUS) | grep -vc ':$$\|^$$') inputs replayed under ASan, no crash"
+
+# Coverage-guided fuzzing for SECONDS (default 600). New inputs go to .fuzz-corpus/ (not
+# committed); a crash is written to Tests/Fuzz/crashes/ (commit it with its fix: the
+# replay keeps it fixed).
+fuzz: fuzz-build
+	mkdir -p .fuzz-corpus
+	$(FUZZ_BINARY) -max_total_time=$(SECONDS) -max_len=16384 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_CRASHES)/ .fuzz-corpus $(FUZZ_CORPUS)
 
 bench: build
 	$(RINGLAB) bench twin

@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "ringlab", targets: ["ringlab"]),
         .executable(name: "ringlab-iiod", targets: ["ringlab-iiod"]),
+        .executable(name: "iiod-fuzz", targets: ["iiod-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -80,19 +81,26 @@ let package = Package(
             ]),
 
         // L3: models, datasets, runs.
-        // L2: the iiod protocol server presenting any Board (issue 7).
+        // L2: the iiod protocol presenting any Board: the sessions (bytes in, bytes out, no I/O;
+        // what the fuzz target drives), and the SwiftNIO server around them (issue 7).
+        .target(name: "IIODProtocol", dependencies: ["ReservoirHAL"]),
         .target(
             name: "IIODServer",
             dependencies: [
-                "ReservoirHAL", .product(name: "NIOCore", package: "swift-nio"),
+                "IIODProtocol", "ReservoirHAL", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
+        // The libFuzzer target over an iiod session on the twin (`make fuzz` builds it with
+        // -sanitize=fuzzer,address); built plainly, it replays corpus files (the test suite).
+        .executableTarget(
+            name: "iiod-fuzz",
+            dependencies: ["IIODProtocol", "ReservoirHAL", "ReservoirTwin", "ReservoirFiles"]),
         // L4: the twin's iiod server as its own executable (`ringlab twin serve` runs it), so
         // that `ringlab` builds without SwiftNIO.
         .executableTarget(
             name: "ringlab-iiod",
             dependencies: [
-                "IIODServer", "ReservoirTwin", "ReservoirFiles", "ReservoirHAL", "ReservoirHardware",
+                "IIODServer", "IIODProtocol", "ReservoirTwin", "ReservoirFiles", "ReservoirHAL", "ReservoirHardware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(

@@ -1,3 +1,4 @@
+import IIODProtocol
 import NIOCore
 import NIOPosix
 import ReservoirHAL

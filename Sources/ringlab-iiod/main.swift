@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import IIODProtocol
 import IIODServer
 import ReservoirFiles
 import ReservoirHAL

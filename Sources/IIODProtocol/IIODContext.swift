@@ -59,7 +59,7 @@ public final class IIODContext: @unchecked Sendable {
     /// Why the server last drove the board safe by itself.
     private(set) var lastForcedSafeReason: String?
     /// Called on the board thread with one line when the server drives the board safe.
-    var log: @Sendable (String) -> Void = { _ in }
+    package var log: @Sendable (String) -> Void = { _ in }
 
     public static let controlDeviceName = "ring-control"
 
