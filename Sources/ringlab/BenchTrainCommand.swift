@@ -22,6 +22,11 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(name: .customLong("paced-budget"), parsing: .unconditional, help: "Forward passes of the run against the paced twin.")
     var pacedBudget = 300
 
+    func validate() throws {
+        try NumericOption("--budget", Double(budget), 2...1e7).check()
+        try NumericOption("--paced-budget", Double(pacedBudget), 2...1e6).check()
+    }
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 

@@ -20,6 +20,11 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("runs"), help: "Folder for the two run directories (default: runs/demo-<UTC time>).")
     var runsFolder: String?
 
+    func validate() throws {
+        try NumericOption("--budget", Double(budget), 2...1e9).check()
+        try NumericOption("--nodes", Double(nodes), 1...4_096).check()
+    }
+
     func run() throws {
         try reportingErrors {
             let stamp = ISO8601DateFormatter.string(

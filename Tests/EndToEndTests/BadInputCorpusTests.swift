@@ -41,6 +41,9 @@ import Testing
         for option in ["--nodes", "--samples-per-node", "--shots", "--input-scale"] {
             add(["reservoir"], option, anyNumber + negative)
         }
+        add(["demo"], "--budget", anyNumber + negative)
+        add(["demo"], "--nodes", anyNumber + negative)
+        add(["bench", "train"], "--budget", anyNumber + negative + ["1000000000000"])
         add(["twin", "serve"], "--port", ["70000", "-1", "x"])
         add(["twin", "serve"], "--dead-man-ms", ["0", "nan", "1e30"])
         add(["twin", "serve"], "--max-connections", ["1", "100000"])
