@@ -110,6 +110,15 @@ let package = Package(
                 "ReservoirControl", "CRealtime",
             ]),
 
+        // L4: the jobs a command or a service starts (open a board from its file, train, resume),
+        // with the defaults they apply; the command line only parses and prints.
+        .target(
+            name: "RinglabJobs",
+            dependencies: [
+                "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin", "ReservoirCalibration",
+                "ReservoirControl", "ReservoirTraining",
+            ]),
+
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(name: "CMallocCounter"),
         .target(
@@ -122,7 +131,7 @@ let package = Package(
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
                 "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
-                "TwinFitting", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TwinFitting", "RinglabJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),

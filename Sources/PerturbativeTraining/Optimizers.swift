@@ -139,11 +139,11 @@ public func calibrateSigma(
 /// `calibrateSigma` with every evaluation handed over at once (rows of d, in order: θ
 /// `repeats` times, then θ + σ₀z_k, θ − σ₀z_k for each pilot direction), so a device can
 /// stream them back to back.
-public func calibrateSigma(
-    losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void,
+public func calibrateSigma<Failure: Error>(
+    losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) throws(Failure) -> Void,
     parameters: UnsafeBufferPointer<Double>, repeats: Int, pilotSigma: Double, pilotDirections: Int,
     multiple: Double, seed: UInt64
-) -> (sigma: Double, noise: Double, meanDifference: Double) {
+) throws(Failure) -> (sigma: Double, noise: Double, meanDifference: Double) {
     let d = parameters.count
     let count = repeats + 2 * pilotDirections
     var directions = [Double](repeating: 0, count: pilotDirections * d)
@@ -162,7 +162,9 @@ public func calibrateSigma(
         }
     }
     var values = [Double](repeating: 0, count: count)
-    vectors.withUnsafeBufferPointer { v in values.withUnsafeMutableBufferPointer { losses(v, $0) } }
+    try vectors.withUnsafeBufferPointer { (v) throws(Failure) in
+        try values.withUnsafeMutableBufferPointer { (values) throws(Failure) in try losses(v, values) }
+    }
     let atTheta = values[0..<repeats]
     let mean = atTheta.reduce(0, +) / Double(repeats)
     let noise = (atTheta.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(repeats - 1, 1))).squareRoot()

@@ -134,16 +134,27 @@ public final class PerturbativeTrainer {
     /// parameter vectors to evaluate (rows of d, in the estimator's order) and writes one loss
     /// per row, all on the same batch, so a device can stream them back to back. A rejection
     /// check afterwards is one more call with one row.
-    public func step(losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void) -> StepRecord {
+    /// An evaluation that throws (a device that failed) ends the step before the update: the
+    /// parameters, the optimizer and the step count are as before it, and the error propagates.
+    public func step<Failure: Error>(
+        losses: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) throws(Failure) -> Void
+    ) throws(Failure) -> StepRecord {
         var evaluated: [Double] = []
+        var failure: Failure?
         let estimator = estimator
         let rate = learningRate
         // Kept only when the step may be undone.
         let previous = configuration.rejectionTolerance == nil ? [] : parameters
         let norm: Double = withoutActuallyEscaping(losses) { losses in
+            // The estimator's callback cannot throw: a failure is kept, later passes are skipped
+            // (their values are never used), and it is thrown before anything is updated.
             let counting: (UnsafeBufferPointer<Double>, UnsafeMutableBufferPointer<Double>) -> Void = {
                 vectors, values in
-                losses(vectors, values)
+                guard failure == nil else { return }
+                do throws(Failure) { try losses(vectors, values) } catch {
+                    failure = error
+                    return
+                }
                 evaluated.append(contentsOf: values)
             }
             return parameters.withUnsafeBufferPointer { p in
@@ -155,6 +166,7 @@ public final class PerturbativeTrainer {
                 }
             }
         }
+        if let failure { throw failure }
         let stepLoss = evaluated.reduce(0, +) / Double(evaluated.count)
         gradient.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
@@ -164,8 +176,11 @@ public final class PerturbativeTrainer {
         var accepted = true
         if let tolerance = configuration.rejectionTolerance {
             var after = 0.0
-            parameters.withUnsafeBufferPointer { p in
-                withUnsafeMutablePointer(to: &after) { losses(p, UnsafeMutableBufferPointer(start: $0, count: 1)) }
+            // A failed re-evaluation ends the run (which resumes from its checkpoint).
+            try parameters.withUnsafeBufferPointer { (p) throws(Failure) in
+                try withUnsafeMutablePointer(to: &after) { (value) throws(Failure) in
+                    try losses(p, UnsafeMutableBufferPointer(start: value, count: 1))
+                }
             }
             if after > stepLoss + tolerance {
                 parameters = previous
@@ -185,10 +200,11 @@ public final class PerturbativeTrainer {
     /// loss at θ + σ·sign·z_s for the first pass (rows 0..<B), then with the opposite sign.
     /// The first pass is + on even steps and − on odd ones (+,−,−,+ over pairs of steps, so a
     /// linear drift cancels). Same estimate as `step(sampleCount:sampleLoss:)`.
-    public func step(
+    /// A `batchLosses` that throws ends the step before the update, as `step(losses:)` does.
+    public func step<Failure: Error>(
         sampleCount: Int,
-        batchLosses: (UnsafeBufferPointer<Double>, Bool, UnsafeMutableBufferPointer<Double>) -> Void
-    ) -> StepRecord {
+        batchLosses: (UnsafeBufferPointer<Double>, Bool, UnsafeMutableBufferPointer<Double>) throws(Failure) -> Void
+    ) throws(Failure) -> StepRecord {
         precondition(configuration.perSampleDirections && configuration.method == .pgt && configuration.blocks == nil)
         let d = parameters.count
         let sigma = configuration.sigma
@@ -196,10 +212,10 @@ public final class PerturbativeTrainer {
         if batchLossValues.count < 2 * sampleCount { batchLossValues = [Double](repeating: 0, count: 2 * sampleCount) }
         let generator = DirectionGenerator(kind: configuration.directionKind, seed: configuration.seed)
         let plusFirst = !(configuration.method == .pgt && step % 2 == 1)
-        batchScratch.withUnsafeMutableBufferPointer { z in
+        try batchScratch.withUnsafeMutableBufferPointer { (z) throws(Failure) in
             generator.fill(step: step, firstRow: 0, count: sampleCount, dimension: d, into: z)
-            batchLossValues.withUnsafeMutableBufferPointer { values in
-                batchLosses(
+            try batchLossValues.withUnsafeMutableBufferPointer { (values) throws(Failure) in
+                try batchLosses(
                     UnsafeBufferPointer(rebasing: z[0..<(sampleCount * d)]), plusFirst,
                     UnsafeMutableBufferPointer(rebasing: values[0..<(2 * sampleCount)]))
             }

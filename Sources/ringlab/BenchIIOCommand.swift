@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirControl
 import ReservoirFiles
 import ReservoirHAL
@@ -96,12 +97,12 @@ struct BenchIIOCommand: ParsableCommand {
             settings.feedback = 0
             let loop = try DriveLoop(board: pacedBoard, settings: settings, watchdogTimeout: .milliseconds(500))
             loop.stopsOnDeadlineMiss = false
-            var training = RingTrainingSettings()
+            var training = RingSettings()
             training.budget = trainingPasses
             training.sigma = 0.02
             training.evaluations = 1
             let task = try RingTask.named("moons", seed: 1, digitsFile: Composition.locateDefault("data/digits.csv"))
-            let model = RingTraining(loop: loop, task: task, settings: training)
+            let model = TrainingRun(model: RingModel(loop: loop, task: task, settings: training), plan: training.plan)
             let started = Date()
             _ = try model.run()
             let wall = Date().timeIntervalSince(started)

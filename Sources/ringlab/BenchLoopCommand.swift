@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirControl
 import ReservoirHAL
 import ReservoirHardware

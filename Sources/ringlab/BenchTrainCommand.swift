@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirControl
 import ReservoirHAL
 import ReservoirHardware
@@ -53,7 +54,7 @@ struct BenchTrainCommand: ParsableCommand {
 
     func run() throws {
         let report = try reportingErrors { () throws -> Report in
-            var settings = RingTrainingSettings()
+            var settings = RingSettings()
             settings.task = "digits"
             settings.budget = budget
             settings.evaluations = 1
@@ -62,11 +63,11 @@ struct BenchTrainCommand: ParsableCommand {
 
             // Lock-step: the twin as fast as the CPU runs it.
             var lockStep = settings
-            let (loop, _) = try RingTrainRun.loop(for: &lockStep, chooseFeedback: true, feedback: nil, quiet: true)
-            let training = RingTraining(loop: loop, task: task, settings: lockStep)
+            let (loop, _) = try TrainJobs.ringLoop(for: &lockStep, chooseFeedback: true, feedback: nil, quiet: true)
+            let training = RingModel(loop: loop, task: task, settings: lockStep)
             progress("lock-step run of \(budget) passes")
-            _ = try training.run()
-            let steps = Double(max(training.step, 1))
+            _ = try TrainingRun(model: training, plan: lockStep.plan).run()
+            let steps = Double(max(training.steps, 1))
             let forward = Double(training.forwardNanoseconds) / steps / 1e6
             let bookkeeping = Double(training.stepNanoseconds - training.forwardNanoseconds) / steps / 1e6
             let periodMilliseconds =
@@ -84,13 +85,13 @@ struct BenchTrainCommand: ParsableCommand {
             // Paced: the same training against the twin on CLOCK_MONOTONIC, on a real-time thread.
             var paced = settings
             paced.budget = pacedBudget
-            let (pacedLoop, _) = try RingTrainRun.loop(
+            let (pacedLoop, _) = try TrainJobs.ringLoop(
                 for: &paced, chooseFeedback: true, feedback: nil, clock: MonotonicClock(), quiet: true)
             pacedLoop.stopsOnDeadlineMiss = false
             progress(
                 "paced run of \(pacedBudget) passes (\(String(format: "%.1f", Double(pacedBudget) * Double(settings.batch) * periodMilliseconds / 1000)) s of streaming)"
             )
-            let pacedTraining = RingTraining(loop: pacedLoop, task: task, settings: paced)
+            let pacedTraining = TrainingRun(model: RingModel(loop: pacedLoop, task: task, settings: paced), plan: paced.plan)
             let (outcome, setup) = RealtimeThread.run { () -> Result<(Double, Int64), Error> in
                 let started = rt_now()
                 do {
@@ -105,8 +106,8 @@ struct BenchTrainCommand: ParsableCommand {
             let pacedUtilization = Double(pacedStatistics.evaluationPeriods) * Double(period) / wall
 
             return Report(
-                nodes: loop.settings.nodes, batch: settings.batch, forward_passes: training.forwardPasses,
-                steps: training.step, forward_ms_per_step: forward, bookkeeping_ms_per_step: bookkeeping,
+                nodes: loop.settings.nodes, batch: settings.batch, forward_passes: training.steps * training.passesPerStep,
+                steps: training.steps, forward_ms_per_step: forward, bookkeeping_ms_per_step: bookkeeping,
                 bookkeeping_fraction_lockstep: bookkeeping / forward,
                 bookkeeping_fraction_paced: bookkeeping / streamedPerStep,
                 utilization_as_paced_lockstep: asPaced, paced_utilization: pacedUtilization,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirTraining
 
 /// `ringlab demo` (what `make demo` runs): the ring as a trained layer, on the in-process twin.
@@ -34,32 +35,34 @@ struct DemoCommand: ParsableCommand {
             print("ringlab demo: digits on the twin (N = \(nodes), seed \(seed)); the ring is a layer of the network")
             fflush(nil)  // before the progress lines on stderr, also when stdout is a pipe
 
-            var settings = RingTrainingSettings()
+            var settings = RingSettings()
             settings.task = "digits"
             settings.nodes = nodes
             settings.seed = seed
             settings.budget = budget
             settings.mode = .readout
-            let readout = try RingTrainRun.run(
-                settings: settings, feedback: nil, runDirectory: "\(folder)/readout", resume: nil)
+            let readout = try TrainJobs.ring(
+                settings, feedback: nil, directory: "\(folder)/readout",
+                progress: ProgressLines.training(budget: 0, metric: .accuracy))
             settings.mode = .pgtHybrid
-            let hybrid = try RingTrainRun.run(
-                settings: settings, feedback: nil, runDirectory: "\(folder)/pgt-hybrid", resume: nil)
+            let hybrid = try TrainJobs.ring(
+                settings, feedback: nil, directory: "\(folder)/pgt-hybrid",
+                progress: ProgressLines.training(budget: settings.budget, metric: .accuracy))
 
-            print("  mode         test accuracy   forward passes   wall time")
+            print("  mode         test accuracy   samples streamed   wall time")
             print(
                 String(
-                    format: "  readout      %.4f          %-16d %.1f s  (fixed mask, ridge readouts)",
-                    readout.test_accuracy ?? .nan, readout.forward_passes, readout.seconds))
+                    format: "  readout      %.4f          %-18d %.1f s  (fixed mask, ridge readouts)",
+                    readout.test_accuracy ?? .nan, readout.samples_streamed ?? 0, readout.seconds))
             print(
                 String(
-                    format: "  pgt-hybrid   %.4f          %-16d %.1f s  (pre-layer by PGT through the ring)",
-                    hybrid.test_accuracy ?? .nan, hybrid.forward_passes, hybrid.seconds))
-            print("  (a readout pass streams one sample; a pgt-hybrid pass streams a batch of \(settings.batch))")
+                    format: "  pgt-hybrid   %.4f          %-18d %.1f s  (pre-layer by PGT through the ring, %d passes of %d)",
+                    hybrid.test_accuracy ?? .nan, hybrid.samples_streamed ?? 0, hybrid.seconds, hybrid.forward_passes,
+                    settings.batch))
             print(
                 String(
                     format: "  converters busy %.1f%% of the pgt-hybrid run's streamed time (as if paced)",
-                    100 * hybrid.converter_utilization))
+                    100 * (hybrid.converter_utilization ?? .nan)))
             print("runs: \(folder)/readout and \(folder)/pgt-hybrid (config, board.json, logs, summary.json)")
             print("plots: \(folder)/pgt-hybrid/accuracy.svg and \(folder)/pgt-hybrid/loss.svg")
         }

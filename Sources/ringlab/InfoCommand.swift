@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirFiles
 import ReservoirHAL
 import ReservoirHardware

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirHAL
 
 /// `ringlab safe`: drives a board to its safe state (amplifier off, loop open, DAC at its safe

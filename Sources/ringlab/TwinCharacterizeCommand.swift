@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 import ReservoirCalibration
 import ReservoirHAL
 import ReservoirTwin

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RinglabJobs
 
 #if canImport(Glibc)
     import Glibc

@@ -28,13 +28,17 @@ import Testing
             }
         }
         for option in [
-            "--budget", "--hidden", "--batch", "--directions", "--sigma", "--readout-lr", "--pre-hidden", "--shots",
-            "--lr", "--weight-decay", "--clip-norm", "--reject-above", "--nodes", "--threads",
-        ] { add(["train"], option, anyNumber + negative) }
-        add(["train"], "--beta1", anyNumber + negative + ["1"])
-        add(["train"], "--feedback", anyNumber)
-        add(["train"], "--hidden", ["1000000000"])
-        add(["train"], "--directions", ["1000000000"])
+            "--budget", "--hidden", "--batch", "--directions", "--sigma", "--lr", "--weight-decay", "--clip-norm",
+            "--reject-above", "--threads",
+        ] { add(["train", "mlp"], option, anyNumber + negative) }
+        for option in [
+            "--budget", "--batch", "--sigma", "--readout-lr", "--pre-hidden", "--shots", "--lr", "--weight-decay", "--nodes",
+        ] { add(["train", "ring"], option, anyNumber + negative) }
+        add(["train", "mlp"], "--beta1", anyNumber + negative + ["1"])
+        add(["train", "ring"], "--feedback", anyNumber)
+        add(["train", "mlp"], "--hidden", ["1000000000"])
+        add(["train", "mlp"], "--directions", ["1000000000"])
+        add(["train", "resume", "/nonexistent-run"], "--threads", anyNumber + negative)
         add(["run"], "--seconds", anyNumber + negative)
         add(["run"], "--watchdog-ms", anyNumber + negative)
         add(["run"], "--inject", ["interlock@1e300", "interlock@nan", "interlock@-1", "bogus@1", "interlock"])
@@ -183,11 +187,11 @@ import Testing
             ("one-column.csv", "label\n0\n", "column"), ("text-label.csv", "a,label\n1,cat\n", "label"),
         ] {
             let path = write(name, text)
-            cases.append(Case(arguments: ["train", "--task", "csv:\(path)"], status: 1, names: [path, field]))
+            cases.append(Case(arguments: ["train", "mlp", "--task", "csv:\(path)"], status: 1, names: [path, field]))
         }
-        cases.append(Case(arguments: ["train", "--task", "csv:\(NSTemporaryDirectory())"], status: 1, names: ["directory"]))
-        cases.append(Case(arguments: ["train", "--task", "csv:/nonexistent.csv"], status: 1, names: ["/nonexistent.csv"]))
-        cases.append(Case(arguments: ["train", "--resume", "/nonexistent-run"], status: 1, names: ["/nonexistent-run"]))
+        cases.append(Case(arguments: ["train", "mlp", "--task", "csv:\(NSTemporaryDirectory())"], status: 1, names: ["directory"]))
+        cases.append(Case(arguments: ["train", "mlp", "--task", "csv:/nonexistent.csv"], status: 1, names: ["/nonexistent.csv"]))
+        cases.append(Case(arguments: ["train", "resume", "/nonexistent-run"], status: 1, names: ["/nonexistent-run"]))
         return cases
     }()
 

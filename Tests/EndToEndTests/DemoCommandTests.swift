@@ -18,19 +18,23 @@ import Testing
             let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(mode + " ") })
             let fields = row.split(separator: " ")
             let accuracy = try #require(Double(fields[1]))
-            #expect(accuracy > 0.5 && accuracy <= 1, "\(row)")
-            #expect(Int(fields[2]) == (mode == "readout" ? 1797 : 400), "\(row)")
+            #expect(accuracy > (mode == "readout" ? 0.85 : 0.8) && accuracy <= 1, "\(row)")
+            // Readout: the training split for the fit, then both splits to evaluate (1797
+            // samples); pgt-hybrid: 400 passes of 32 samples and its evaluations besides.
+            let streamed = try #require(Int(fields[2]))
+            #expect(mode == "readout" ? streamed > 1797 && streamed < 2 * 1797 : streamed > 400 * 32, "\(row)")
         }
     }
 
     @Test(arguments: ["readout", "pgt-hybrid"])
     func theRingModelsJSONHasTheSummaryKeys(mode: String) throws {
         let summary = try CommandRunner.ringlabJSON(
-            ["train", "--model", "ring", "--mode", mode, "--budget", "100", "--task", "moons", "--json"])
-        for key in ["test_accuracy", "train_accuracy", "seconds", "converter_utilization"] {
+            ["train", "ring", "--mode", mode, "--task", "moons", "--json"] + (mode == "readout" ? [] : ["--budget", "100"]))
+        for key in ["test_accuracy", "train_accuracy", "converter_utilization"] {
             let value = try #require(summary[key] as? Double, "\(key) is missing")
-            #expect(value.isFinite && value >= 0)
+            #expect(value > 0.5 && value <= 1, "\(key) \(value)")
         }
+        #expect((summary["seconds"] as? Double ?? -1) > 0)
         #expect(summary["mode"] as? String == mode)
         #expect((summary["forward_passes"] as? Int ?? 0) > 0)
     }

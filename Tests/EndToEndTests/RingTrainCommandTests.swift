@@ -2,12 +2,12 @@ import Foundation
 import ReservoirTesting
 import Testing
 
-/// `ringlab train --model ring`: reproducible, resumable, and the tasks beyond digits.
+/// `ringlab train ring`: reproducible, resumable, and the tasks beyond digits.
 @Suite struct RingTrainCommandTests {
     func temporaryFolder() -> String { NSTemporaryDirectory() + "ringlab-ring-\(UUID().uuidString)" }
 
     @Test func theSameSeedGivesTheSameSummary() throws {
-        let arguments = ["train", "--model", "ring", "--task", "moons", "--budget", "400", "--seed", "4", "--json"]
+        let arguments = ["train", "ring", "--task", "moons", "--budget", "400", "--seed", "4", "--json"]
         let first = try CommandRunner.ringlabJSON(arguments)
         let second = try CommandRunner.ringlabJSON(arguments)
         for key in ["test_accuracy", "train_accuracy", "sigma", "forward_passes", "steps"] {
@@ -18,7 +18,7 @@ import Testing
 
     @Test func aRingRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne() throws {
         let arguments = [
-            "train", "--model", "ring", "--task", "digits", "--budget", "6000", "--nodes", "30", "--seed", "2",
+            "train", "ring", "--task", "digits", "--budget", "6000", "--nodes", "30", "--seed", "2",
             "--json",
         ]
         let whole = temporaryFolder()
@@ -37,7 +37,7 @@ import Testing
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
-        let resumed = try CommandRunner.ringlabJSON(["train", "--resume", broken, "--json"])
+        let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
 
         for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "sigma"] {
             #expect("\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")
@@ -45,7 +45,7 @@ import Testing
         let parameters = { (folder: String) throws -> [Double] in
             let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint.json"))
             let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            return (object?["parameters"] as? [Double] ?? []) + (object?["readoutParameters"] as? [Double] ?? [])
+            return (object?["model"] as? [String: Any])?["theta"] as? [Double] ?? []
         }
         #expect(try parameters(broken) == (try parameters(whole)))
         #expect(try !parameters(whole).isEmpty)
@@ -64,7 +64,7 @@ import Testing
 
     @Test func sineSquareIsLearnedThroughTheFeedbackLoop() throws {
         let summary = try CommandRunner.ringlabJSON([
-            "train", "--model", "ring", "--task", "sine-square", "--budget", "1000", "--json",
+            "train", "ring", "--task", "sine-square", "--budget", "1000", "--json",
         ])
         let accuracy = try #require(summary["test_accuracy"] as? Double)
         #expect(accuracy >= 0.97, "sine-square test accuracy \(accuracy)")
@@ -72,10 +72,11 @@ import Testing
 
     @Test func narma10ReportsItsNRMSEAndTheConvertersUtilization() throws {
         let summary = try CommandRunner.ringlabJSON([
-            "train", "--model", "ring", "--task", "narma10", "--budget", "200", "--json",
+            "train", "ring", "--task", "narma10", "--budget", "200", "--json",
         ])
         let nrmse = try #require(summary["test_nrmse"] as? Double)
-        #expect(nrmse > 0 && nrmse < 1.2, "NARMA10 NRMSE \(nrmse)")
+        // Below 1: better than predicting the mean (the warm start's ridge fit alone gets ~0.6).
+        #expect(nrmse > 0 && nrmse < 0.9, "NARMA10 NRMSE \(nrmse)")
         #expect(summary["test_accuracy"] == nil)
         let utilization = try #require(summary["converter_utilization"] as? Double)
         #expect(utilization > 0.5 && utilization <= 1, "utilization \(utilization)")
@@ -83,14 +84,14 @@ import Testing
 
     @Test func aHiddenPreLayerTrainsToo() throws {
         let summary = try CommandRunner.ringlabJSON([
-            "train", "--model", "ring", "--task", "moons", "--budget", "600", "--pre-hidden", "8", "--json",
+            "train", "ring", "--task", "moons", "--budget", "600", "--pre-hidden", "8", "--json",
         ])
         let accuracy = try #require(summary["test_accuracy"] as? Double)
         #expect(accuracy > 0.8, "moons with a hidden pre-layer: \(accuracy)")
     }
 
     @Test func aBadModeIsRefusedWithTheChoices() throws {
-        let outcome = try CommandRunner.ringlab(["train", "--model", "ring", "--mode", "spsa"])
+        let outcome = try CommandRunner.ringlab(["train", "ring", "--mode", "spsa"])
         #expect(outcome.status != 0)
         #expect(outcome.standardError.contains("pgt-hybrid, pgt or readout"))
     }

@@ -38,7 +38,7 @@ import Testing
         return socket.readLine()
     }
 
-    @Test(arguments: [["run", "--seconds", "30"], ["train", "--model", "ring", "--budget", "100000"]])
+    @Test(arguments: [["run", "--seconds", "30"], ["train", "ring", "--budget", "100000"]])
     func aKilledOrTrappedClientLeavesTheServedBoardSafe(command: [String]) throws {
         let server = try Server()
         defer { _ = server.stop() }

@@ -172,7 +172,7 @@ import Testing
         #expect(swing > 0.05, "cyclic swing over the network \(swing) V")
 
         let trained = try CommandRunner.ringlabJSON([
-            "train", "--model", "ring", "--task", "moons", "--budget", "100", "--board", board, "--json",
+            "train", "ring", "--task", "moons", "--budget", "100", "--board", board, "--json",
         ])
         #expect((trained["test_accuracy"] as? Double ?? 0) > 0.6)
         let (status, _) = server.stop()

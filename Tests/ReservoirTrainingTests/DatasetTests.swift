@@ -64,61 +64,61 @@ import Testing
     }
 }
 
-@Suite struct DigitalTrainingTests {
+@Suite struct MLPTrainingTests {
+    func run(_ settings: MLPSettings, _ split: DatasetSplit, threads: Int? = nil) throws -> (TrainingSummary, MLPModel) {
+        let model = MLPModel(settings: settings, split: split, threads: threads)
+        return (try TrainingRun(model: model, plan: settings.plan).run(), model)
+    }
+
     @Test func backpropLearnsTwoMoons() throws {
-        var settings = TrainingSettings()
+        var settings = MLPSettings()
         settings.task = "moons"
         settings.mode = .backprop
         settings.budget = 20_000
         settings.hidden = 16
-        let summary = try DigitalTraining(settings: settings, split: DatasetSplit(Datasets.moons(seed: 1), seed: 1))
-            .run()
-        #expect(summary.test_accuracy > 0.95)
+        let (summary, _) = try run(settings, DatasetSplit(Datasets.moons(seed: 1), seed: 1))
+        #expect(try #require(summary.test_accuracy) > 0.95)
     }
 
-    @Test(arguments: [TrainingSettings.Mode.pgt, .spsa, .backprop])
-    func theSameSeedGivesTheSameResult(mode: TrainingSettings.Mode) throws {
-        var settings = TrainingSettings()
+    @Test(arguments: [MLPSettings.Mode.pgt, .spsa, .backprop])
+    func theSameSeedGivesTheSameResult(mode: MLPSettings.Mode) throws {
+        var settings = MLPSettings()
         settings.mode = mode
         settings.budget = 2000
         settings.task = "moons"
         let split = DatasetSplit(Datasets.moons(seed: 2), seed: 2)
-        let first = DigitalTraining(settings: settings, split: split)
-        let second = DigitalTraining(settings: settings, split: split)
-        let a = try first.run()
-        let b = try second.run()
+        let (a, first) = try run(settings, split)
+        let (b, second) = try run(settings, split)
         #expect(a.test_accuracy == b.test_accuracy && a.test_loss == b.test_loss)
         #expect(first.parameters == second.parameters)
         #expect(a.forward_passes <= 2000 && a.forward_passes > 1900)
     }
 
     @Test func theBatchGrowsAsTSquaredToTheWholeSplit() {
-        var settings = TrainingSettings()
+        var settings = MLPSettings()
         settings.task = "moons"
         settings.budget = 10_000
         settings.batch = 100
         settings.finalBatch = 0
         let split = DatasetSplit(Datasets.moons(seed: 3), seed: 3)
-        let training = DigitalTraining(settings: settings, split: split)
+        let model = MLPModel(settings: settings, split: split)
         let all = split.train.count
-        #expect(training.batchSize(afterPasses: 0) == 100)
-        #expect(training.batchSize(afterPasses: 5_000) == 100 + Int((Double(all - 100) / 4).rounded()))
-        #expect(training.batchSize(afterPasses: 10_000) == all)
+        #expect(model.batchSize(afterPasses: 0) == 100)
+        #expect(model.batchSize(afterPasses: 5_000) == 100 + Int((Double(all - 100) / 4).rounded()))
+        #expect(model.batchSize(afterPasses: 10_000) == all)
         settings.finalBatch = nil
-        #expect(DigitalTraining(settings: settings, split: split).batchSize(afterPasses: 5_000) == 100)
+        #expect(MLPModel(settings: settings, split: split).batchSize(afterPasses: 5_000) == 100)
     }
 
     @Test func theThreadCountDoesNotChangeTheResult() throws {
-        var settings = TrainingSettings()
+        var settings = MLPSettings()
         settings.task = "moons"
         settings.budget = 1_000
         settings.batch = 150  // two chunks of 75 rows: the chunks run on two threads
         settings.finalBatch = 0
         let split = DatasetSplit(Datasets.moons(seed: 2), seed: 2)
-        let one = DigitalTraining(settings: settings, split: split, threads: 1)
-        let two = DigitalTraining(settings: settings, split: split, threads: 2)
-        let a = try one.run()
-        let b = try two.run()
+        let (a, one) = try run(settings, split, threads: 1)
+        let (b, two) = try run(settings, split, threads: 2)
         #expect(one.parameters == two.parameters)
         #expect(a.test_loss == b.test_loss)
     }

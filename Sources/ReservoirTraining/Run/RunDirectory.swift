@@ -71,7 +71,7 @@ public struct RunDirectory: Sendable {
     }
 
     /// The configuration saved in the folder.
-    public func loadConfiguration<Settings: Decodable>(_ type: Settings.Type = TrainingSettings.self) throws -> Settings
+    public func loadConfiguration<Settings: Decodable>(_ type: Settings.Type) throws -> Settings
     {
         do {
             return try JSONDecoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
@@ -142,9 +142,7 @@ public struct RunDirectory: Sendable {
     }
 
     /// Drops log lines written after the checkpoint (a crash may have left some).
-    func truncateLogs<Record: Codable & HasForwardPasses>(
-        toStep step: Int, forwardPasses: Int, evaluation: Record.Type
-    ) throws {
+    func truncateLogs(toStep step: Int, forwardPasses: Int) throws {
         if let text = try? String(contentsOfFile: stepsPath, encoding: .utf8) {
             let kept = text.split(separator: "\n").filter { line in
                 guard let data = line.data(using: .utf8),
@@ -155,59 +153,33 @@ public struct RunDirectory: Sendable {
             }
             try DataFile.writeAtomically(kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n"), to: stepsPath)
         }
-        let evaluations: [Record] = try loadEvaluations().filter { $0.forwardPasses <= forwardPasses }
+        let evaluations: [Evaluation] = try loadEvaluations().filter { $0.forwardPasses <= forwardPasses }
         let lines = try evaluations.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
         try DataFile.writeAtomically(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: evaluationsPath)
     }
 
-    /// Writes summary.json and the plots.
-    func finish(summary: TrainingSummary, evaluations: [Evaluation]) throws {
-        let pretty = JSONEncoder()
-        pretty.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try DataFile.writeAtomically(
-            String(decoding: try pretty.encode(summary), as: UTF8.self) + "\n", to: "\(path)/summary.json")
+    /// Writes summary.json and the plots (loss; accuracy or NRMSE).
+    func finish(summary: TrainingSummary, evaluations: [Evaluation], metric: Metric) throws {
+        try saveRecord(summary, named: "summary.json")
         let passes = evaluations.map { Double($0.forwardPasses) }
         try DataFile.writeAtomically(
             SVGPlot.lines(
                 title: "loss against forward passes", x: passes,
                 series: [("train", evaluations.map(\.trainLoss)), ("test", evaluations.map(\.testLoss))]),
             to: "\(path)/loss.svg")
+        let name = metric == .nrmse ? "NRMSE" : "accuracy"
         try DataFile.writeAtomically(
             SVGPlot.lines(
-                title: "accuracy against forward passes", x: passes,
-                series: [("train", evaluations.map(\.trainAccuracy)), ("test", evaluations.map(\.testAccuracy))]),
-            to: "\(path)/accuracy.svg")
-    }
-}
-
-/// An evaluation record, kept in evaluations.jsonl.
-protocol HasForwardPasses {
-    var forwardPasses: Int { get }
-}
-extension Evaluation: HasForwardPasses {}
-extension RingEvaluation: HasForwardPasses {}
-
-extension RunDirectory {
-    /// Writes a ring run's summary.json and its plots (loss; accuracy or NRMSE).
-    func finishRing(summary: RingTrainingSummary, evaluations: [RingEvaluation], regression: Bool) throws {
-        try saveRecord(summary, named: "summary.json")
-        let passes = evaluations.map { Double($0.forwardPasses) }
-        try DataFile.writeAtomically(
-            SVGPlot.lines(
-                title: "loss against forward passes (ring)", x: passes,
-                series: [("train", evaluations.map(\.trainLoss)), ("test", evaluations.map(\.testLoss))]),
-            to: "\(path)/loss.svg")
-        let metric = regression ? "NRMSE" : "accuracy"
-        try DataFile.writeAtomically(
-            SVGPlot.lines(
-                title: "\(metric) against forward passes (ring)", x: passes,
+                title: "\(name) against forward passes", x: passes,
                 series: [("train", evaluations.map(\.trainMetric)), ("test", evaluations.map(\.testMetric))]),
-            to: "\(path)/\(regression ? "nrmse" : "accuracy").svg")
+            to: "\(path)/\(metric.rawValue).svg")
     }
 }
 
 public struct RunDirectoryError: Error, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// A minimal line plot as SVG text.

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import ReservoirCalibration
 import ReservoirFiles
@@ -8,16 +7,21 @@ import ReservoirTwin
 
 /// The composition root's helpers: where default files are, and how a board file becomes a
 /// `Board` with the backend it names. This is the only non-test code that picks a backend.
-enum Composition {
+public enum Composition {
     /// The default board: the in-process twin.
-    static let defaultBoardFile = "hardware/boards/twin.yaml"
+    public static let defaultBoardFile = "hardware/boards/twin.yaml"
+    /// The feedback η of a calibrated board whose file has no operating point: a calibration
+    /// measures bias, span and latency, not η. 2.4 is where the twin's parity-check capacity
+    /// peaks while its short-term memory still rises (docs/drive-loop.md, the η sweep), the
+    /// value the committed board files give.
+    public static let uncalibratedFeedback = 2.4
     /// The default twin physics.
-    static let defaultTwinFile = "hardware/twin/ring-default.yaml"
+    public static let defaultTwinFile = "hardware/twin/ring-default.yaml"
 
     /// A repository-relative default file: taken from the working directory when it is there,
     /// else from `$RINGLAB_HOME`, else from the checkout the binary was built in
     /// (`.build/<config>/ringlab` → the package root), so `ringlab` works from any folder.
-    static func locateDefault(_ relativePath: String) -> String {
+    public static func locateDefault(_ relativePath: String) -> String {
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: relativePath) { return relativePath }
         var roots: [String] = []
@@ -33,13 +37,13 @@ enum Composition {
     }
 
     /// Loads the twin parameter file at `path`.
-    static func loadTwinParameters(_ path: String) throws(ConfigError) -> TwinParameters {
+    public static func loadTwinParameters(_ path: String) throws(ConfigError) -> TwinParameters {
         try TwinParameters(parsing: DataFile.load(path), source: path)
     }
 
     /// A lock-step twin board from the default board file, with the physics from `twinFile`
     /// (default: the one the board file names).
-    static func twinBoard(
+    public static func twinBoard(
         twinFile: String?, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil
     ) throws(ConfigError) -> (twin: RingTwin, board: Board, parametersFile: String) {
         let wiring = try DataFile.loadBoard(locateDefault(defaultBoardFile))
@@ -62,7 +66,7 @@ extension Composition {
     /// With `randomize`, a twin's hidden parameters are drawn from that seed
     /// (`TwinParameters.randomized`); a hardware board refuses it.
     /// `twinFile` replaces the twin parameter file the board file names.
-    static func board(
+    public static func board(
         file path: String, seed: UInt64, clock: any BoardClock = ManualClock(), randomize: UInt64? = nil,
         twinFile: String? = nil
     ) throws -> (board: Board, twin: RingTwin?) {
@@ -84,12 +88,12 @@ extension Composition {
     }
 
     /// The installation's calibrations (the committed twin calibration): read, never written.
-    static let installedCalibrationRoot = "calibration"
+    public static let installedCalibrationRoot = "calibration"
 
     /// Where new calibrations are written: `--calibrations DIR`, else `$RINGLAB_STATE/calibration`
     /// (the box's unit sets RINGLAB_STATE=/var/lib/ringlab), else the XDG state folder
     /// (`$XDG_STATE_HOME` or `~/.local/state`)`/ringlab/calibration` — never into the checkout.
-    static func calibrationStateRoot(_ option: String?) -> String {
+    public static func calibrationStateRoot(_ option: String?) -> String {
         if let option { return option }
         let environment = ProcessInfo.processInfo.environment
         if let state = environment["RINGLAB_STATE"], !state.isEmpty { return "\(state)/calibration" }
@@ -98,7 +102,7 @@ extension Composition {
     }
 
     /// The current calibration of a device: the state folder's, else the installation's.
-    static func currentCalibration(board: String, serial: String, stateOption: String? = nil) throws(ConfigError)
+    public static func currentCalibration(board: String, serial: String, stateOption: String? = nil) throws(ConfigError)
         -> (record: CalibrationRecord, path: String)?
     {
         for root in [calibrationStateRoot(stateOption), locateDefault(installedCalibrationRoot)] {
@@ -109,21 +113,21 @@ extension Composition {
 
     /// The serial a board's calibrations are filed under: the board file's, marked for a
     /// randomized twin (each draw is a different device).
-    static func serial(of board: Board, randomize: UInt64?) -> String {
+    public static func serial(of board: Board, randomize: UInt64?) -> String {
         randomize.map { "\(board.wiring.serial)-randomized-\($0)" } ?? board.wiring.serial
     }
 
     /// The operating point of a board: its current calibration's (bias, span, latency; the
     /// feedback stays the board file's) when one exists, else its board file's. Says which on
     /// stderr.
-    static func operatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
+    public static func operatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
         -> BoardDescription.OperatingPoint
     {
         try calibratedOperatingPoint(of: board, randomize: randomize, quiet: quiet).point
     }
 
     /// `operatingPoint(of:)` with the calibration it came from (nil: the board file's).
-    static func calibratedOperatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
+    public static func calibratedOperatingPoint(of board: Board, randomize: UInt64? = nil, quiet: Bool = false) throws
         -> (point: BoardDescription.OperatingPoint, calibration: (record: CalibrationRecord, path: String)?)
     {
         let serial = serial(of: board, randomize: randomize)
@@ -132,7 +136,7 @@ extension Composition {
             if !quiet { FileHandle.standardError.write(Data("ringlab: using calibration \(path)\n".utf8)) }
             let point = BoardDescription.OperatingPoint(
                 biasVolts: Volts(record.biasVolts), spanVolts: Volts(record.spanVolts),
-                latencySamples: record.latencySamples, feedback: filed?.feedback ?? 2.4)
+                latencySamples: record.latencySamples, feedback: filed?.feedback ?? Self.uncalibratedFeedback)
             return (point, (record, path))
         }
         guard let point = filed else {
@@ -153,32 +157,9 @@ extension Composition {
 }
 
 /// A board file that names a backend this build cannot drive.
-struct UnsupportedBackend: Error, CustomStringConvertible {
-    var description: String
+public struct UnsupportedBackend: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
-/// Runs a command body, turning any error into one line on stderr and exit status 1, so
-/// that a bad file or a device failure reads as a message, not a stack of usage text.
-func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let exit as ExitCode {
-        throw exit
-    } catch {
-        FileHandle.standardError.write(Data("ringlab: \(error)\n".utf8))
-        throw ExitCode.failure
-    }
-}
-
-/// Prints `value` as pretty, key-sorted JSON on stdout.
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
-/// Progress lines on stderr, only when a person is watching it.
-func progressReporter(_ command: String) -> (String) -> Void {
-    guard isatty(STDERR_FILENO) != 0 else { return { _ in } }
-    return { stage in FileHandle.standardError.write(Data("\(command): \(stage)…\n".utf8)) }
-}

@@ -49,6 +49,14 @@ public enum RingTask: Sendable {
         return false
     }
 
+    /// Rows of the largest evaluation (a whole split, or the whole sequence).
+    var largestEvaluation: Int {
+        switch self {
+        case .samples(let split): return max(split.train.count, split.test.count)
+        case .sequence(_, let data): return data.inputs.count
+        }
+    }
+
     /// Whether consecutive rows depend on each other (the loop's feedback carries them).
     public var isSequence: Bool {
         if case .sequence = self { return true }
@@ -58,11 +66,13 @@ public enum RingTask: Sendable {
 
 public struct RingTaskError: Error, CustomStringConvertible, Sendable {
     public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// Rows of a task laid out for streaming: inputs (rows × F), with the label or target of each
 /// row, and which rows are scored.
-struct StreamRows {
+public struct StreamRows: Sendable {
     var inputs: [Double]
     var labels: [Int]
     var targets: [Double]

@@ -1,0 +1,360 @@
+import CRealtime
+import Foundation
+import NeuralNet
+import PerturbativeTraining
+import ReservoirHAL
+import ReservoirControl
+import SeededRandom
+
+/// The ring as a layer of a network (docs/pgt.md, "On the ring"):
+///
+///   drive a = W_pre·x + b_pre  →  node states s = ring(a) through the drive loop  →
+///   outputs z = W_out·s + b_out  →  softmax cross-entropy (or ½(z − y)² for regression).
+///
+/// θ is one flat vector with two views, the pre-layer (W_pre row-major N × F, then b_pre; with
+/// a hidden layer, that layer first) and the readout. Nothing back-propagates through the
+/// ring, so the pre-layer learns by a `RingPerturbation` (or stays frozen); the readout learns
+/// as its `RingReadoutLearning` says. The pre-layer starts as the fixed mask of the classic
+/// reservoir (γ·m/√F, m = ±1), so training starts there and improves on it.
+///
+/// A step's evaluations go to the drive loop together: their drives are computed first, then
+/// streamed back to back in one open session, so the converters do not idle between them.
+public final class RingModel: TrainingModel {
+    public let loop: DriveLoop
+    public let task: RingTask
+    public let settings: RingSettings
+    public let perturbation: (any RingPerturbation)?
+    public let readout: any RingReadoutLearning
+    /// θ: the pre-layer's parameters, then the readout's.
+    public internal(set) var theta: [Double]
+    public let preCount: Int
+    /// Samples streamed through the board, summed over the run.
+    public private(set) var samplesStreamed = 0
+    /// Wall time spent in forward passes (pre-layer, ring, readout loss) and in whole steps.
+    public internal(set) var forwardNanoseconds: Int64 = 0
+    public private(set) var stepNanoseconds: Int64 = 0
+    public private(set) var steps = 0
+
+    let preNetwork: DenseNetwork
+    let readoutNetwork: DenseNetwork
+    let preWorkspace: NetworkWorkspace
+    let readoutWorkspace: NetworkWorkspace
+    private var checkpointIndex = 0
+    private var drive: [Double] = []
+    private(set) var states: [Double] = []
+    private var gradientScratch: [Double]
+    private var readoutGradient: [Double]
+
+    /// A model for `settings` on `task` through `loop`, learning by `perturbation` (nil: the
+    /// pre-layer frozen) and `readout`.
+    public init(
+        loop: DriveLoop, task: RingTask, settings: RingSettings, perturbation: (any RingPerturbation)?,
+        readout: any RingReadoutLearning
+    ) {
+        self.loop = loop
+        self.task = task
+        self.settings = settings
+        self.perturbation = perturbation
+        self.readout = readout
+        let nodes = loop.settings.nodes
+        let widths = settings.preHidden.map { [task.featureCount, $0, nodes] } ?? [task.featureCount, nodes]
+        preNetwork = DenseNetwork(
+            widths: widths, activations: settings.preHidden == nil ? [.identity] : [.tanh, .identity],
+            loss: .squaredError)
+        readoutNetwork = DenseNetwork(
+            widths: [nodes, task.outputCount], activations: [.identity],
+            loss: task.isRegression ? .squaredError : .softmaxCrossEntropy)
+        preCount = preNetwork.parameterCount
+        // The layer that drives the nodes starts as the mask ±γ/√fan-in; a hidden layer before
+        // it (Glorot, zero biases) feeds it tanh units in place of the features.
+        var pre = preNetwork.initialParameters(seed: settings.seed)
+        let last = widths.count - 2
+        let fanIn = widths[last]
+        let mask = Self.mask(nodes: nodes, features: fanIn, seed: settings.seed)
+        let scale = settings.inputScale / Double(fanIn).squareRoot()
+        for index in 0..<(nodes * fanIn) { pre[preNetwork.weightOffsets[last] + index] = scale * mask[index] }
+        theta = pre + readoutNetwork.initialParameters(seed: settings.seed)
+        let largest = max(settings.batch + settings.washout, task.largestEvaluation)
+        preWorkspace = NetworkWorkspace(network: preNetwork, capacity: largest)
+        readoutWorkspace = NetworkWorkspace(network: readoutNetwork, capacity: largest)
+        gradientScratch = [Double](repeating: 0, count: readoutNetwork.parameterCount)
+        readoutGradient = [Double](repeating: 0, count: readoutNetwork.parameterCount)
+        perturbation?.attach(to: self)
+    }
+
+    /// The fixed ±1 mask of the classic reservoir, N × F, from the seed.
+    public static func mask(nodes: Int, features: Int, seed: UInt64) -> [Double] {
+        var random = Xoshiro256StarStar(seed: seed, stream: 2_600)
+        return (0..<(nodes * features)).map { _ in random.next() >> 63 == 1 ? 1 : -1 }
+    }
+
+    public var label: RunLabel {
+        RunLabel(model: "ring", task: settings.task, mode: settings.mode.rawValue, seed: settings.seed)
+    }
+    public var metric: Metric { task.isRegression ? .nrmse : .accuracy }
+    public var passesPerStep: Int { perturbation?.passesPerStep ?? 1 }
+    public var readoutCount: Int { readoutNetwork.parameterCount }
+    /// The part of θ that perturbations cover: the pre-layer, and the readout if it is perturbed.
+    public var perturbedWidth: Int { readout.isPerturbed ? theta.count : preCount }
+    public var preParameters: ArraySlice<Double> { theta[0..<preCount] }
+    public var readoutParameters: ArraySlice<Double> { theta[preCount...] }
+
+    // MARK: The run
+
+    public func begin(fresh: Bool, progress: (TrainingProgress) -> Void) throws -> Int {
+        if let simulation = loop.board.simulation { simulation.restart(seed: restartSeed(checkpointIndex)) }
+        try loop.openSession()
+        do {
+            guard fresh else { return 0 }
+            var passes = try readout.begin(model: self)
+            if settings.warmStartReadout, task.isRegression, perturbation != nil {
+                passes += try fitReadoutByRidge(validation: { min(500, $0 / 4) })
+            }
+            if let perturbation { passes += try perturbation.begin(model: self, progress: progress) }
+            return passes
+        } catch {
+            loop.closeSession()
+            throw error
+        }
+    }
+
+    public func end() { loop.closeSession() }
+
+    public func step(_ index: Int, forwardPasses: Int) throws -> (loss: Double, gradientNorm: Double) {
+        guard let perturbation else { preconditionFailure("a frozen pre-layer makes no steps (budget 0)") }
+        let started = rt_monotonic_nanoseconds()
+        defer {
+            stepNanoseconds += rt_monotonic_nanoseconds() - started
+            steps += 1
+        }
+        let rows = task.trainingBatch(step: index, batch: settings.batch, washout: settings.washout, seed: settings.seed)
+        for i in readoutGradient.indices { readoutGradient[i] = 0 }
+        let record = try readoutGradient.withUnsafeMutableBufferPointer { g in
+            try perturbation.step(model: self, rows: rows, readoutGradient: readout.wantsGradient ? g : nil)
+        }
+        try readoutGradient.withUnsafeMutableBufferPointer { g in
+            try theta.withUnsafeMutableBufferPointer { t in
+                try readout.update(
+                    readout: UnsafeMutableBufferPointer(rebasing: t[preCount...]), gradient: g,
+                    passes: perturbation.passesPerStep, step: index,
+                    totalSteps: settings.budget / perturbation.passesPerStep)
+            }
+        }
+        return (record.loss, record.gradientNorm)
+    }
+
+    public func complete(_ summary: inout TrainingSummary) {
+        let statistics = loop.statistics
+        let period = loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds
+        summary.nodes = loop.settings.nodes
+        summary.sigma = perturbation?.sigma
+        summary.converter_utilization = statistics.utilizationAsPaced(periodNanoseconds: period)
+        summary.samples_streamed = samplesStreamed
+        summary.device_seconds = Double(statistics.evaluationPeriods) * Double(period) / 1e9
+    }
+
+    /// The seed a simulated board restarts from at checkpoint `index`.
+    private func restartSeed(_ index: Int) -> UInt64 {
+        var random = Xoshiro256StarStar(seed: settings.seed, stream: 4_100 + UInt64(index))
+        return random.next()
+    }
+
+    public struct State: Codable {
+        var theta: [Double]
+        var perturbation: PerturbationState?
+        var readoutOptimizer: Optimizer?
+        var checkpointIndex: Int
+    }
+
+    public var state: State {
+        State(
+            theta: theta, perturbation: perturbation?.state, readoutOptimizer: readout.optimizer,
+            checkpointIndex: checkpointIndex)
+    }
+
+    public func restore(_ state: State) throws {
+        guard state.theta.count == theta.count else {
+            throw RingTaskError(description: "the checkpoint's θ has \(state.theta.count) values; this model has \(theta.count)")
+        }
+        theta = state.theta
+        if let saved = state.perturbation { perturbation?.restore(saved, model: self) }
+        readout.optimizer = state.readoutOptimizer
+        checkpointIndex = state.checkpointIndex
+    }
+
+    /// Saves a checkpoint. The session closes around it and a simulated board restarts from a
+    /// seed of the checkpoint's, which a resumed run does too: both then see the same device.
+    /// Runs without a folder cycle the session and the simulation all the same, so that their
+    /// results do not depend on whether they are saved.
+    public func checkpoint(_ save: (State) throws -> Void) throws {
+        loop.closeSession()
+        checkpointIndex += 1
+        try save(state)
+        if let simulation = loop.board.simulation { simulation.restart(seed: restartSeed(checkpointIndex)) }
+        try loop.openSession()
+    }
+
+    // MARK: Measurements
+
+    /// Loss and metric (accuracy, or NRMSE) of θ on the training and the test rows.
+    public func measure() throws -> (train: SplitMeasurement, test: SplitMeasurement) {
+        (try measure(test: false), try measure(test: true))
+    }
+
+    func measure(test: Bool) throws -> SplitMeasurement {
+        let rows = task.evaluationRows(test: test)
+        let loss = try evaluate(theta, rows: rows)
+        // The readout's outputs for the scored rows are in the workspace now.
+        let outputs = readoutWorkspace.outputs(count: rows.scored.count)
+        if task.isRegression {
+            return SplitMeasurement(loss: loss, metric: NRMSE.of(outputs, targets: rows.targets[rows.scored]))
+        }
+        let predicted = readoutNetwork.predictedClasses(workspace: readoutWorkspace, count: rows.scored.count)
+        return SplitMeasurement(loss: loss, metric: Accuracy.of(predicted, labels: rows.labels[rows.scored]))
+    }
+
+    /// The loss of one parameter vector (all of θ) on `rows`; the node states stay in `states`.
+    func evaluate(_ vector: [Double], rows: StreamRows) throws -> Double {
+        var loss = 0.0
+        try vector.withUnsafeBufferPointer { vectors in
+            try withUnsafeMutablePointer(to: &loss) { value in
+                try evaluate(
+                    vectors: vectors, width: vector.count, rows: rows,
+                    losses: UnsafeMutableBufferPointer(start: value, count: 1), readoutGradient: nil)
+            }
+        }
+        return loss
+    }
+
+    /// Fits the readout by ridge regression to the node states of the training rows, streamed
+    /// once through the ring with the current pre-layer (λ chosen on held-out training rows,
+    /// `trainReadout`): per class against ±1 one-vs-rest targets, or to the regression target.
+    /// `validation(scored)` is how many rows to hold out. Costs ⌈rows/batch⌉ passes.
+    func fitReadoutByRidge(validation: (Int) -> Int) throws -> Int {
+        let rows = task.evaluationRows(test: false)
+        let nodes = loop.settings.nodes
+        _ = try evaluate(theta, rows: rows)
+        let streamed = Array(states[0..<(rows.count * nodes)])
+        let outputs = task.outputCount
+        for output in 0..<outputs {
+            let targets = task.isRegression ? rows.targets : rows.labels.map { $0 == output ? 1.0 : -1.0 }
+            let fit = trainReadout(
+                states: streamed, width: nodes, targets: targets, trainRows: rows.scored,
+                validationCount: validation(rows.scored.count))
+            // Readout layout: W (outputs × N, row-major), then b.
+            for node in 0..<nodes { theta[preCount + output * nodes + node] = fit.weights[node] }
+            theta[preCount + outputs * nodes + output] = fit.weights[nodes]
+        }
+        perturbation?.attach(to: self)
+        return (rows.count + settings.batch - 1) / settings.batch
+    }
+
+    // MARK: Forward passes through the ring
+
+    /// Streams `rows` once per parameter vector in `vectors` (rows of `width`: the pre-layer,
+    /// then the readout if `width` covers it, else θ's readout) in one call of the drive loop,
+    /// and writes each evaluation's mean loss over the scored rows into `losses`; with
+    /// `readoutGradient`, adds each evaluation's exact readout gradient to it.
+    func evaluate(
+        vectors: UnsafeBufferPointer<Double>, width: Int, rows: StreamRows,
+        losses: UnsafeMutableBufferPointer<Double>, readoutGradient: UnsafeMutableBufferPointer<Double>?
+    ) throws {
+        let started = rt_monotonic_nanoseconds()
+        var gradientNanoseconds: Int64 = 0
+        defer { forwardNanoseconds += rt_monotonic_nanoseconds() - started - gradientNanoseconds }
+        let evaluations = losses.count
+        let nodes = loop.settings.nodes
+        let count = rows.count
+        let size = evaluations * count * nodes
+        reserveStreamBuffers(size)
+        try rows.inputs.withUnsafeBufferPointer { x in
+            try drive.withUnsafeMutableBufferPointer { allDrive in
+                for e in 0..<evaluations {
+                    let pre = UnsafeBufferPointer(rebasing: vectors[(e * width)..<(e * width + preCount)])
+                    preNetwork.forward(parameters: pre, inputs: x, count: count, workspace: preWorkspace)
+                    let output = preWorkspace.outputs(count: count)
+                    (allDrive.baseAddress! + e * count * nodes).update(from: output.baseAddress!, count: count * nodes)
+                }
+                try stream(allDrive, count: count, evaluations: evaluations)
+            }
+        }
+        let scored = rows.scored
+        let ownReadout = width > preCount
+        try states.withUnsafeBufferPointer { s in
+            try rows.labels.withUnsafeBufferPointer { labels in
+                try rows.targets.withUnsafeBufferPointer { targets in
+                    try theta.withUnsafeBufferPointer { t in
+                        for e in 0..<evaluations {
+                            let scoredStates = UnsafeBufferPointer(
+                                start: s.baseAddress! + (e * count + scored.lowerBound) * nodes,
+                                count: scored.count * nodes)
+                            let readout = UnsafeBufferPointer(
+                                rebasing: ownReadout ? vectors[(e * width + preCount)..<((e + 1) * width)] : t[preCount...])
+                            losses[e] = try readoutLoss(
+                                readout, states: scoredStates, labels: UnsafeBufferPointer(rebasing: labels[scored]),
+                                targets: UnsafeBufferPointer(rebasing: targets[scored]), accumulating: readoutGradient,
+                                gradientNanoseconds: &gradientNanoseconds)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Streams `evaluations` × `count` drive rows through the loop into `states`.
+    func stream(_ allDrive: UnsafeMutableBufferPointer<Double>, count: Int, evaluations: Int) throws {
+        let size = evaluations * count * loop.settings.nodes
+        try states.withUnsafeMutableBufferPointer { allStates in
+            try loop.evaluate(
+                drive: UnsafeBufferPointer(rebasing: allDrive[0..<size]), inputCount: count,
+                evaluationCount: evaluations, states: UnsafeMutableBufferPointer(rebasing: allStates[0..<size]))
+        }
+        samplesStreamed += evaluations * count
+    }
+
+    /// The readout's mean loss on `states` (its outputs stay in the workspace); with
+    /// `accumulating`, its exact gradient is added there too (timed as bookkeeping, not as a
+    /// forward pass).
+    func readoutLoss(
+        _ readout: UnsafeBufferPointer<Double>, states: UnsafeBufferPointer<Double>, labels: UnsafeBufferPointer<Int>,
+        targets: UnsafeBufferPointer<Double>, accumulating readoutGradient: UnsafeMutableBufferPointer<Double>?,
+        gradientNanoseconds: inout Int64
+    ) throws -> Double {
+        let batch = readoutNetwork.batch(inputs: states, labels: labels, targets: targets, count: labels.count)
+        guard let readoutGradient else {
+            return readoutNetwork.loss(parameters: readout, batch: batch, workspace: readoutWorkspace)
+        }
+        let started = rt_monotonic_nanoseconds()
+        let loss = gradientScratch.withUnsafeMutableBufferPointer { g in
+            readoutNetwork.lossAndGradient(parameters: readout, batch: batch, workspace: readoutWorkspace, gradient: g)
+        }
+        for index in gradientScratch.indices { readoutGradient[index] += gradientScratch[index] }
+        gradientNanoseconds += rt_monotonic_nanoseconds() - started
+        return loss
+    }
+
+    /// Grows the drive and state buffers to `size` values (the largest evaluation so far).
+    func reserveStreamBuffers(_ size: Int) {
+        guard drive.count < size else { return }
+        drive = [Double](repeating: 0, count: size)
+        states = [Double](repeating: 0, count: size)
+    }
+
+    /// Runs `body` with the drive buffer (at least `size` values).
+    func withDrive<R>(size: Int, _ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {
+        reserveStreamBuffers(size)
+        return try drive.withUnsafeMutableBufferPointer { try body($0) }
+    }
+}
+
+/// sqrt(mean((ŷ − y)²)/var(y)): a regression's error relative to predicting the mean.
+public enum NRMSE {
+    public static func of(_ predicted: UnsafeBufferPointer<Double>, targets: ArraySlice<Double>) -> Double {
+        let actual = Array(targets)
+        let mean = actual.reduce(0, +) / Double(actual.count)
+        let variance = actual.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(actual.count)
+        var error = 0.0
+        for (index, y) in actual.enumerated() { error += (predicted[index] - y) * (predicted[index] - y) }
+        return (error / Double(actual.count) / variance).squareRoot()
+    }
+}

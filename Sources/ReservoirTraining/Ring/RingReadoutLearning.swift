@@ -1,0 +1,116 @@
+import Foundation
+import PerturbativeTraining
+import ReservoirControl
+
+/// How the ring model's readout (the digital layer after the ring) learns.
+public protocol RingReadoutLearning: AnyObject {
+    /// Whether the readout is perturbed with the pre-layer (part of θ's perturbed part).
+    var isPerturbed: Bool { get }
+    /// Whether a step's forward passes should accumulate the readout's exact gradient.
+    var wantsGradient: Bool { get }
+    /// The readout's own optimizer state, if it has one (kept by checkpoints).
+    var optimizer: Optimizer? { get set }
+    /// Before the first step of a fresh run; returns the forward passes spent.
+    func begin(model: RingModel) throws -> Int
+    /// After a step: `gradient` is the sum of the step's `passes` exact gradients (when
+    /// `wantsGradient`); updates `readout` in place.
+    func update(
+        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
+        step: Int, totalSteps: Int) throws
+}
+
+extension RingReadoutLearning {
+    public func begin(model: RingModel) throws -> Int { 0 }
+}
+
+/// `pgt-hybrid`: the readout is digital, so each of a step's forward passes gives its exact
+/// gradient at the states the ring produced; the readout's Adam (AdamW, cosine schedule) takes
+/// their mean.
+public final class ExactGradientReadout: RingReadoutLearning {
+    public let learningRate: Double
+    public let weightDecay: Double
+    public var optimizer: Optimizer?
+
+    public init(learningRate: Double, weightDecay: Double, parameterCount: Int) {
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        optimizer = Optimizer(kind: .adam, dimension: parameterCount)
+    }
+
+    public var isPerturbed: Bool { false }
+    public var wantsGradient: Bool { true }
+
+    public func update(
+        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
+        step: Int, totalSteps: Int
+    ) throws {
+        let scale = 1 / Double(passes)
+        for index in gradient.indices { gradient[index] *= scale }
+        let rate = Schedule.cosine.rate(base: learningRate, step: step, totalSteps: totalSteps)
+        optimizer!.apply(gradient: UnsafeBufferPointer(gradient), learningRate: rate, weightDecay: weightDecay, to: readout)
+    }
+}
+
+/// `pgt`: the readout is perturbed with the pre-layer; the perturbation's update moves both.
+public final class PerturbedReadout: RingReadoutLearning {
+    public init() {}
+    public var isPerturbed: Bool { true }
+    public var wantsGradient: Bool { false }
+    public var optimizer: Optimizer? {
+        get { nil }
+        set {}
+    }
+    public func update(
+        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
+        step: Int, totalSteps: Int
+    ) throws {}
+}
+
+/// `readout`: classic reservoir computing. The pre-layer stays frozen at the fixed mask; the
+/// readout is the ridge fit to the node states of the training rows (`RingModel.fitReadoutByRidge`,
+/// per class against ±1 targets, λ chosen on `validationRows` held-out rows).
+public final class RidgeReadoutFit: RingReadoutLearning {
+    public let validationRows: Int
+
+    public init(validationRows: Int) { self.validationRows = validationRows }
+
+    public var isPerturbed: Bool { false }
+    public var wantsGradient: Bool { false }
+    public var optimizer: Optimizer? {
+        get { nil }
+        set {}
+    }
+    public func begin(model: RingModel) throws -> Int {
+        let rows = validationRows
+        return try model.fitReadoutByRidge(validation: { min(rows, $0 / 4) })
+    }
+    public func update(
+        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
+        step: Int, totalSteps: Int
+    ) throws {}
+}
+
+extension RingModel {
+    /// The ring model `settings.mode` names: its perturbation and readout strategies.
+    public convenience init(loop: DriveLoop, task: RingTask, settings: RingSettings) {
+        let nodes = loop.settings.nodes
+        let readoutCount = (nodes + 1) * task.outputCount
+        switch settings.mode {
+        case .pgtHybrid:
+            self.init(
+                loop: loop, task: task, settings: settings,
+                perturbation: ParameterPerturbation(settings: settings, task: task),
+                readout: ExactGradientReadout(
+                    learningRate: settings.readoutLearningRate, weightDecay: settings.readoutWeightDecay,
+                    parameterCount: readoutCount))
+        case .pgt:
+            self.init(
+                loop: loop, task: task, settings: settings,
+                perturbation: ParameterPerturbation(settings: settings, task: task), readout: PerturbedReadout())
+        case .readout:
+            self.init(
+                loop: loop, task: task, settings: settings, perturbation: nil,
+                readout: RidgeReadoutFit(validationRows: settings.ridgeValidationRows))
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import ReservoirCalibration
+import ReservoirControl
+import ReservoirFiles
+import ReservoirHAL
+import ReservoirTraining
+
+/// What config.json of a training run holds: which model, and its settings. A resumed run
+/// reads the model from here.
+public struct RunConfiguration: Codable, Sendable {
+    public var model: String
+    public var mlp: MLPSettings?
+    public var ring: RingSettings?
+}
+
+/// What a ring run records of the device it ran on (board.json in the run directory).
+public struct RunBoardIdentity: Codable, Sendable {
+    public var board_file: String
+    public var board_file_sha256: String
+    public var board_name: String
+    public var serial: String
+    public var backend: String
+    /// The calibration the operating point came from (nil: the board file's operating point).
+    public var calibration_file: String?
+    public var calibration_sha256: String?
+    public var calibration_evaluation_noise: Double?
+    public var bias_volts: Double
+    public var span_volts: Double
+    public var latency_samples: Int
+    public var feedback: Double
+    public var nodes: Int
+    public var samples_per_node: Int
+    public var shots: Int
+    public var sample_rate_hz: Double
+}
+
+/// Training runs as a command or a service starts them: build the model from its settings,
+/// run it in its folder (or continue the folder's run), report progress.
+public enum TrainJobs {
+    /// Trains the MLP as `choices` say, in `directory` if given.
+    public static func mlp(
+        _ choices: MLPChoices, directory: String?, threads: Int? = nil,
+        progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingSummary {
+        let split = DatasetSplit(try dataset(choices.task, seed: choices.seed), seed: choices.seed)
+        let settings = choices.settings(trainCount: split.train.count)
+        let folder = try directory.map { try RunDirectory(path: $0) }
+        try folder?.saveConfiguration(RunConfiguration(model: "mlp", mlp: settings, ring: nil))
+        let run = TrainingRun(
+            model: MLPModel(settings: settings, split: split, threads: threads), plan: settings.plan,
+            directory: folder)
+        return try run.run(progress: progress)
+    }
+
+    /// Trains the ring model as `settings` say on their board, in `directory` if given; the
+    /// loop's feedback is `feedback`, or the task's default at the board's operating point.
+    public static func ring(
+        _ settings: RingSettings, feedback: Double?, directory: String?, progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingSummary {
+        var settings = settings
+        let folder = try directory.map { try RunDirectory(path: $0) }
+        let (loop, identity) = try ringLoop(for: &settings, chooseFeedback: true, feedback: feedback)
+        try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
+        try folder?.saveRecord(identity, named: "board.json")
+        let task = try ringTask(settings)
+        let run = TrainingRun(model: RingModel(loop: loop, task: task, settings: settings), plan: settings.plan, directory: folder)
+        return try run.run(progress: progress)
+    }
+
+    /// Continues the run in `path` from its last checkpoint, whichever model it trains.
+    public static func resume(
+        _ path: String, threads: Int? = nil, progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingSummary {
+        let folder = try RunDirectory(resuming: path)
+        let configuration = try folder.loadConfiguration(RunConfiguration.self)
+        if let settings = configuration.mlp, configuration.model == "mlp" {
+            let split = DatasetSplit(try dataset(settings.task, seed: settings.seed), seed: settings.seed)
+            let run = TrainingRun(
+                model: MLPModel(settings: settings, split: split, threads: threads), plan: settings.plan,
+                directory: folder)
+            try run.resume()
+            return try run.run(progress: progress)
+        }
+        guard var settings = configuration.ring, configuration.model == "ring" else {
+            throw RunDirectoryError(
+                description: "\(path)/config.json: model must be mlp (with mlp settings) or ring (with ring settings); found \(configuration.model)")
+        }
+        // The loop's feedback is part of the configuration, so a resume rebuilds it exactly.
+        let (loop, _) = try ringLoop(for: &settings, chooseFeedback: false, feedback: nil)
+        let run = TrainingRun(
+            model: RingModel(loop: loop, task: try ringTask(settings), settings: settings), plan: settings.plan,
+            directory: folder)
+        try run.resume()
+        return try run.run(progress: progress)
+    }
+
+    /// The dataset a digital task names: digits, moons or csv:PATH.
+    public static func dataset(_ task: String, seed: UInt64) throws -> Dataset {
+        switch task {
+        case "digits": return try Datasets.loadCSV(Composition.locateDefault("data/digits.csv"), name: "digits")
+        case "moons": return Datasets.moons(seed: seed)
+        default:
+            guard task.hasPrefix("csv:") else {
+                throw RingTaskError(description: "unknown task \(task); expected digits, moons or csv:PATH")
+            }
+            return try Datasets.loadCSV(String(task.dropFirst(4)))
+        }
+    }
+
+    /// The ring task `settings` name.
+    public static func ringTask(_ settings: RingSettings) throws -> RingTask {
+        try RingTask.named(settings.task, seed: settings.seed, digitsFile: Composition.locateDefault("data/digits.csv"))
+    }
+
+    /// A drive loop for `settings` on its board; the board's identity for the run directory.
+    /// A new run (`chooseFeedback`) sets the settings' feedback: `feedback`, or the default
+    /// for its task at the board's operating point; a resumed run keeps its own.
+    public static func ringLoop(
+        for settings: inout RingSettings, chooseFeedback: Bool, feedback: Double?,
+        clock: any BoardClock = ManualClock(), quiet: Bool = false
+    ) throws -> (DriveLoop, RunBoardIdentity) {
+        let path = Composition.locateDefault(settings.board)
+        let (board, _) = try Composition.board(file: path, seed: settings.seed, clock: clock)
+        let (point, calibration) = try Composition.calibratedOperatingPoint(of: board, quiet: quiet)
+        if chooseFeedback {
+            settings.feedback =
+                feedback ?? RingSettings.defaultFeedback(task: settings.task, operatingPointFeedback: point.feedback)
+        }
+        var reservoir = ReservoirSettings(operatingPoint: point)
+        reservoir.nodes = settings.nodes
+        reservoir.feedback = settings.feedback
+        reservoir.shots = settings.shots
+        let loop = try DriveLoop(board: board, settings: reservoir)
+        let backend: String
+        switch board.wiring.backend {
+        case .twin: backend = "twin"
+        case .iio(let uri): backend = "iio:\(uri)"
+        }
+        let identity = RunBoardIdentity(
+            board_file: path, board_file_sha256: try SHA256.hexDigest(ofFile: path), board_name: board.wiring.name,
+            serial: board.wiring.serial, backend: backend, calibration_file: calibration?.path,
+            calibration_sha256: try calibration.map { try SHA256.hexDigest(ofFile: $0.path) },
+            calibration_evaluation_noise: calibration?.record.values["evaluation_noise"]?.value,
+            bias_volts: point.biasVolts.value, span_volts: point.spanVolts.value,
+            latency_samples: point.latencySamples, feedback: reservoir.feedback, nodes: reservoir.nodes,
+            samples_per_node: reservoir.samplesPerNode, shots: reservoir.shots, sample_rate_hz: board.sampleRate.value)
+        return (loop, identity)
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import RinglabJobs
+import ReservoirTraining
+
+/// `ringlab train ring`: the ring as a layer (pre-layer → ring → readout) through the drive loop
+/// on a board.
+struct TrainRingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ring", abstract: "Train the ring model through the drive loop on a board (defaults: RingSettings).")
+
+    @Option(name: .long, help: "digits, moons, sine-square, narma10 or csv:PATH.") var task = "digits"
+    @Option(name: .long, help: "pgt-hybrid, pgt or readout (the fixed mask, ridge readouts).") var mode = "pgt-hybrid"
+    @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (pgt, pgt-hybrid).") var budget: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
+    var batch: Int?
+    @Option(name: .long, parsing: .unconditional, help: "σ in drive units (default: calibrated on the board).") var sigma: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate of the pre-layer's Adam.") var lr: Double?
+    @Option(name: .customLong("readout-lr"), parsing: .unconditional, help: "Learning rate of the readout's Adam (pgt-hybrid).")
+    var readoutLR: Double?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay λ of the readout's Adam (pgt-hybrid).")
+    var weightDecay: Double?
+    @Option(name: .customLong("pre-hidden"), parsing: .unconditional, help: "Width of a hidden Dense + tanh layer in the pre-layer.")
+    var preHidden: Int?
+    @Flag(name: .customLong("per-sample"), inversion: .prefixedNo, help: "One direction per sample (digits-like tasks; default on).")
+    var perSample: Bool?
+    @Option(name: .long, parsing: .unconditional, help: "Repeats R of every evaluation, averaged.") var shots: Int?
+    @Option(name: .long, help: "Board file.") var board = Composition.defaultBoardFile
+    @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N.") var nodes: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Feedback η (default: 0 for samples, the board's for sequences).")
+    var feedback: Double?
+    @OptionGroup var common: RunOptions
+
+    func validate() throws {
+        for option in [
+            NumericOption("--budget", budget.map(Double.init), 2...1e9),
+            NumericOption("--batch", batch.map(Double.init), 1...1e6), NumericOption("--sigma", sigma, 1e-12...10),
+            NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
+            NumericOption("--weight-decay", weightDecay, 0...1e6),
+            NumericOption("--pre-hidden", preHidden.map(Double.init), 1...4_096),
+            NumericOption("--shots", shots.map(Double.init), 1...1_000),
+            NumericOption("--nodes", nodes.map(Double.init), 1...4_096), NumericOption("--feedback", feedback, -100...100),
+        ] { try option.check() }
+        guard let mode = RingSettings.Mode(rawValue: mode) else {
+            throw ValidationError("--mode must be pgt-hybrid, pgt or readout; found \(self.mode)")
+        }
+        guard ["digits", "moons", "sine-square", "narma10"].contains(task) || task.hasPrefix("csv:") else {
+            throw ValidationError("--task must be digits, moons, sine-square, narma10 or csv:PATH; found \(task)")
+        }
+        let sequence = task == "sine-square" || task == "narma10"
+        if mode == .readout {
+            for (given, name) in [
+                (budget != nil, "--budget"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
+                (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"), (perSample != nil, "--per-sample"),
+            ] { try refuse(given, name, "to --mode readout (the pre-layer stays the fixed mask; the readout is a ridge fit)") }
+        }
+        if mode == .pgt {
+            try refuse(readoutLR != nil, "--readout-lr", "to --mode pgt (the readout is perturbed with the pre-layer)")
+            try refuse(weightDecay != nil, "--weight-decay", "to --mode pgt (the readout has no Adam of its own)")
+        }
+        try refuse(
+            perSample != nil && (sequence || preHidden != nil), "--per-sample",
+            "to a sequence task or a pre-layer with a hidden layer (one direction per batch there)")
+    }
+
+    /// The run these options ask for; what they leave open is `RingSettings`' default.
+    var settings: RingSettings {
+        var settings = RingSettings()
+        settings.task = task
+        settings.mode = RingSettings.Mode(rawValue: mode)!
+        if let budget { settings.budget = budget }
+        if let batch { settings.batch = batch }
+        settings.seed = common.seed
+        settings.board = board
+        settings.sigma = sigma
+        if let shots { settings.shots = shots }
+        if let nodes { settings.nodes = nodes }
+        if let lr { settings.preLearningRate = lr }
+        if let readoutLR { settings.readoutLearningRate = readoutLR }
+        if let weightDecay { settings.readoutWeightDecay = weightDecay }
+        if let perSample { settings.perSampleDirections = perSample }
+        settings.preHidden = preHidden
+        return settings
+    }
+
+    func run() throws {
+        let settings = settings
+        try runTraining(folder: common.runDirectory, json: common.json) {
+            try TrainJobs.ring(
+                settings, feedback: feedback, directory: common.runDirectory,
+                progress: ProgressLines.training(
+                    budget: settings.plan.budget, metric: settings.task == "narma10" ? .nrmse : .accuracy))
+        }
+    }
+}
