@@ -66,28 +66,28 @@ def ring_section(jobs):
     )
     lines.append("")
     hybrid = run_all(
-        [["train", "--task", "digits", "--model", "ring", "--mode", "pgt-hybrid", "--budget", "50000",
+        [["train", "ring", "--task", "digits", "--mode", "pgt-hybrid", "--budget", "50000",
           "--batch", "32", "--seed", str(seed)] for seed in SEEDS], jobs, "ring digits pgt-hybrid")
     readout = run_all(
-        [["train", "--task", "digits", "--model", "ring", "--mode", "readout", "--seed", str(seed)]
+        [["train", "ring", "--task", "digits", "--mode", "readout", "--seed", str(seed)]
          for seed in SEEDS], jobs, "ring digits readout")
     hybrid100 = run_all(
-        [["train", "--task", "digits", "--model", "ring", "--mode", "pgt-hybrid", "--budget", "50000",
+        [["train", "ring", "--task", "digits", "--mode", "pgt-hybrid", "--budget", "50000",
           "--batch", "32", "--nodes", "100", "--seed", str(seed)] for seed in SEEDS], jobs, "ring digits N=100")
     readout100 = run_all(
-        [["train", "--task", "digits", "--model", "ring", "--mode", "readout", "--nodes", "100", "--seed", str(seed)]
+        [["train", "ring", "--task", "digits", "--mode", "readout", "--nodes", "100", "--seed", str(seed)]
          for seed in SEEDS], jobs, "ring digits readout N=100")
     sine = run_all(
-        [["train", "--task", "sine-square", "--model", "ring", "--mode", "pgt-hybrid", "--seed", str(seed)]
+        [["train", "ring", "--task", "sine-square", "--mode", "pgt-hybrid", "--seed", str(seed)]
          for seed in SEEDS], jobs, "ring sine-square")
     sine_readout = run_all(
-        [["train", "--task", "sine-square", "--model", "ring", "--mode", "readout", "--seed", str(seed)]
+        [["train", "ring", "--task", "sine-square", "--mode", "readout", "--seed", str(seed)]
          for seed in SEEDS], jobs, "ring sine-square readout")
     narma = run_all(
-        [["train", "--task", "narma10", "--model", "ring", "--mode", "pgt-hybrid", "--budget", "4000",
+        [["train", "ring", "--task", "narma10", "--mode", "pgt-hybrid", "--budget", "4000",
           "--seed", str(seed)] for seed in SEEDS], jobs, "ring narma10")
     narma_readout = run_all(
-        [["train", "--task", "narma10", "--model", "ring", "--mode", "readout", "--seed", str(seed)]
+        [["train", "ring", "--task", "narma10", "--mode", "readout", "--seed", str(seed)]
          for seed in SEEDS], jobs, "ring narma10 readout")
 
     hybrid_accuracy = [r[0]["test_accuracy"] for r in hybrid]
@@ -98,20 +98,20 @@ def ring_section(jobs):
         "|---|---|---|---|---|---|",
         f"| digits | pgt-hybrid, batch 32 | {hybrid[0][0]['forward_passes']} | {fmt(hybrid_accuracy)} | ≥ 0.95 "
         f"| {statistics.mean(r[0]['seconds'] for r in hybrid):.0f} s |",
-        f"| digits | readout (fixed mask, ridge) | {readout[0][0]['forward_passes']} samples | {fmt(readout_accuracy)} "
+        f"| digits | readout (fixed mask, ridge) | {readout[0][0]['samples_streamed']} samples | {fmt(readout_accuracy)} "
         f"| pgt-hybrid ≥ 2 points above (here {gap:+.1f}) | {statistics.mean(r[0]['seconds'] for r in readout):.0f} s |",
         f"| digits, N = 100 | pgt-hybrid, batch 32 | {hybrid100[0][0]['forward_passes']} | "
         f"{fmt([r[0]['test_accuracy'] for r in hybrid100])} | | {statistics.mean(r[0]['seconds'] for r in hybrid100):.0f} s |",
-        f"| digits, N = 100 | readout | {readout100[0][0]['forward_passes']} samples | "
+        f"| digits, N = 100 | readout | {readout100[0][0]['samples_streamed']} samples | "
         f"{fmt([r[0]['test_accuracy'] for r in readout100])} | | {statistics.mean(r[0]['seconds'] for r in readout100):.0f} s |",
         f"| sine-square | pgt-hybrid (η = 2.4) | {sine[0][0]['forward_passes']} | "
         f"{fmt([r[0]['test_accuracy'] for r in sine])} | ≥ 0.97 | {statistics.mean(r[0]['seconds'] for r in sine):.0f} s |",
-        f"| sine-square | readout | 1 stream | {fmt([r[0]['test_accuracy'] for r in sine_readout])} | | "
+        f"| sine-square | readout | {sine_readout[0][0]['samples_streamed']} samples | {fmt([r[0]['test_accuracy'] for r in sine_readout])} | | "
         f"{statistics.mean(r[0]['seconds'] for r in sine_readout):.1f} s |",
         f"| narma10 | pgt-hybrid (NRMSE) | {narma[0][0]['forward_passes']} | "
         f"{fmt([r[0]['test_nrmse'] for r in narma])} | lower is better | "
         f"{statistics.mean(r[0]['seconds'] for r in narma):.0f} s |",
-        f"| narma10 | readout (NRMSE) | 1 stream | {fmt([r[0]['test_nrmse'] for r in narma_readout])} | | "
+        f"| narma10 | readout (NRMSE) | {narma_readout[0][0]['samples_streamed']} samples | {fmt([r[0]['test_nrmse'] for r in narma_readout])} | | "
         f"{statistics.mean(r[0]['seconds'] for r in narma_readout):.1f} s |",
         "",
         "Converter utilization (streamed evaluation time ÷ streamed time plus host gaps, as if paced), "
@@ -130,7 +130,7 @@ def ring_section(jobs):
 
 def mlp_section():
     lines = ["## The digital network (MLP, issue 4)", ""]
-    lines.append("Digits, 64-40-10 tanh, `ringlab train` defaults. Test accuracy, seeds 1 / 2 / 3.")
+    lines.append("Digits, 64-40-10 tanh, `ringlab train mlp` defaults. Test accuracy, seeds 1 / 2 / 3.")
     lines.append("")
     lines += ["| budget | mode | result | target | wall time per run |", "|---|---|---|---|---|"]
     commands = []
@@ -139,7 +139,7 @@ def mlp_section():
         modes = ["pgt", "spsa"] + (["backprop"] if budget == 200_000 else [])
         for mode in modes:
             group = run_all(
-                [["train", "--task", "digits", "--mode", mode, "--budget", str(budget), "--seed", str(seed)]
+                [["train", "mlp", "--task", "digits", "--mode", mode, "--budget", str(budget), "--seed", str(seed)]
                  for seed in SEEDS], 1, f"mlp {mode} {budget}")
             commands += [entry[1] for entry in group]
             lines.append(
