@@ -54,7 +54,7 @@ struct TrainMLPCommand: ParsableCommand {
         if choices.mode != .pgt {
             for (given, name) in [
                 (directions != nil, "--directions"), (sigma != nil, "--sigma"), (directionKind != nil, "--direction-kind"),
-                (perSample != nil, "--per-sample"), (sides != nil, "--sides"), (schedule != nil, "--schedule"),
+                (perSample != nil, "--per-sample/--no-per-sample"), (sides != nil, "--sides"), (schedule != nil, "--schedule"),
             ] { try refuse(given, name, "\(perturbativeOnly) (pgt only)") }
         }
         if choices.mode == .backprop {

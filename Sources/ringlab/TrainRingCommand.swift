@@ -51,7 +51,7 @@ struct TrainRingCommand: ParsableCommand {
         if mode == .readout {
             for (given, name) in [
                 (budget != nil, "--budget"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
-                (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"), (perSample != nil, "--per-sample"),
+                (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"), (perSample != nil, "--per-sample/--no-per-sample"),
             ] { try refuse(given, name, "to --mode readout (the pre-layer stays the fixed mask; the readout is a ridge fit)") }
         }
         if mode == .pgt {
@@ -59,7 +59,7 @@ struct TrainRingCommand: ParsableCommand {
             try refuse(weightDecay != nil, "--weight-decay", "to --mode pgt (the readout has no Adam of its own)")
         }
         try refuse(
-            perSample != nil && (sequence || preHidden != nil), "--per-sample",
+            perSample != nil && (sequence || preHidden != nil), "--per-sample/--no-per-sample",
             "to a sequence task or a pre-layer with a hidden layer (one direction per batch there)")
     }
 
