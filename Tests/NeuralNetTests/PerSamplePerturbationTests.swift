@@ -1,0 +1,88 @@
+import Foundation
+import NeuralNet
+import SeededRandom
+import Testing
+
+@Suite struct PerSamplePerturbationTests {
+    /// y_s± = (W x_s + b) ± σ(Z_s x_s + z_s) against the plain forward pass at the perturbed
+    /// parameters θ ± σz_s, sample by sample (the closed form it shortcuts).
+    @Test func perturbedOutputsAreTheForwardPassAtThePerturbedParameters() {
+        let network = DenseNetwork(widths: [5, 3], activations: [.identity], loss: .squaredError)
+        let count = 4
+        let d = network.parameterCount
+        var random = Xoshiro256StarStar(seed: 11, stream: 1)
+        let theta = network.initialParameters(seed: 3)
+        let inputs = (0..<(count * 5)).map { _ in random.nextUnitInterval() - 0.5 }
+        let stride = d + 2  // rows wider than the layer: the stride is honoured
+        let directions = (0..<(count * stride)).map { _ in random.next() >> 63 == 1 ? 1.0 : -1.0 }
+        let sigma = 0.03
+        let workspace = NetworkWorkspace(network: network, capacity: count)
+        var first = [Double](repeating: 0, count: count * 3)
+        var second = first
+        theta.withUnsafeBufferPointer { p in
+            inputs.withUnsafeBufferPointer { x in
+                directions.withUnsafeBufferPointer { z in
+                    network.forwardPerturbedPerSample(
+                        parameters: p, directions: z.baseAddress!, directionStride: stride, signedSigma: -sigma,
+                        inputs: x, count: count, workspace: workspace, first: &first, second: &second)
+                }
+            }
+        }
+        let single = NetworkWorkspace(network: network, capacity: 1)
+        for sample in 0..<count {
+            for (sign, outputs) in [(-1.0, first), (1.0, second)] {
+                let perturbed = (0..<d).map { theta[$0] + sign * sigma * directions[sample * stride + $0] }
+                let expected = perturbed.withUnsafeBufferPointer { p in
+                    inputs.withUnsafeBufferPointer { x in
+                        network.forward(
+                            parameters: p, inputs: UnsafeBufferPointer(rebasing: x[(sample * 5)..<((sample + 1) * 5)]),
+                            count: 1, workspace: single)
+                        return Array(single.outputs(count: 1))
+                    }
+                }
+                for unit in 0..<3 {
+                    #expect(abs(outputs[sample * 3 + unit] - expected[unit]) < 1e-12, "sample \(sample) unit \(unit)")
+                }
+            }
+        }
+    }
+
+    /// Per-sample losses average to the network's batch loss (the same outputs and targets).
+    @Test(arguments: [Loss.softmaxCrossEntropy, .squaredError])
+    func sampleLossesAverageToTheBatchLoss(loss: Loss) {
+        let outputs = loss == .squaredError ? 1 : 4
+        let network = DenseNetwork(widths: [6, outputs], activations: [.identity], loss: loss)
+        let count = 9
+        var random = Xoshiro256StarStar(seed: 5, stream: 2)
+        let inputs = (0..<(count * 6)).map { _ in 4 * random.nextUnitInterval() - 2 }
+        let labels = (0..<count).map { $0 % outputs }
+        let targets = (0..<count).map { Double($0) / 4 - 1 }
+        let theta = network.initialParameters(seed: 8)
+        let workspace = NetworkWorkspace(network: network, capacity: count)
+        let (mean, perSample) = theta.withUnsafeBufferPointer { p in
+            inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { y in
+                    targets.withUnsafeBufferPointer { t in
+                        let batch = network.batch(inputs: x, labels: y, targets: t, count: count)
+                        let mean = network.loss(parameters: p, batch: batch, workspace: workspace)
+                        let z = workspace.outputs(count: count)
+                        let values = (0..<count).map { s in
+                            loss.sampleLoss(
+                                UnsafeBufferPointer(rebasing: z[(s * outputs)..<((s + 1) * outputs)]), label: labels[s],
+                                target: targets[s])
+                        }
+                        return (mean, values)
+                    }
+                }
+            }
+        }
+        #expect(abs(perSample.reduce(0, +) / Double(count) - mean) < 1e-12 * max(1, abs(mean)))
+        // Softmax cross-entropy by its definition, −log(e^{z_y}/Σe^{z_c}), for one sample.
+        if loss == .softmaxCrossEntropy {
+            let z: [Double] = [1000, 999, -3, 0.5]  // shifted by the maximum: no overflow
+            let direct = -log(exp(z[1] - 1000) / z.map { exp($0 - 1000) }.reduce(0, +))
+            let value = z.withUnsafeBufferPointer { loss.sampleLoss($0, label: 1, target: 0) }
+            #expect(abs(value - direct) < 1e-12)
+        }
+    }
+}
