@@ -78,15 +78,19 @@ final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream, CyclicOutput 
         return buffer
     }
 
+    // Built once: an interpolated string allocates, and these run every period.
+    private lazy var refillOperation = "refill of ADC \"\(channel.name)\""
+    private lazy var pushOperation = "push to DAC \"\(channel.name)\""
+
     func refill(_ block: UnsafeMutableBufferPointer<Volts>) throws(DeviceError) {
-        let operation = "refill of ADC \"\(channel.name)\""
+        let operation = refillOperation
         let buffer = try openBuffer(count: block.count, operation: operation)
         try IIOCalls.refill(buffer, channel: channel.channel, into: codes, operation: operation)
         for index in 0..<samplesPerBlock { block[index] = channel.format.volts(forCode: Int(codes[index])) }
     }
 
     func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
-        let operation = "push to DAC \"\(channel.name)\""
+        let operation = pushOperation
         let buffer = try openBuffer(count: block.count, operation: operation)
         for index in 0..<samplesPerBlock { codes[index] = UInt16(channel.format.code(forVolts: block[index])) }
         try IIOCalls.push(buffer, channel: channel.channel, codes: UnsafeBufferPointer(codes), operation: operation)
@@ -167,16 +171,36 @@ final class IIOAttributeLine: DigitalOutputLine, DigitalInputLine {
         self.activeLow = activeLow
     }
 
+    /// Built once, with the read buffer: the heartbeat and the interlock are set and read every
+    /// period, and the period's path does not allocate.
+    private lazy var setOperation = "set line \(attribute)"
+    private lazy var readOperation = "read line \(attribute)"
+    private let text = UnsafeMutablePointer<CChar>.allocate(capacity: 64)
+    /// The attribute's name as a C string: bridging a Swift string to C allocates.
+    private lazy var cAttribute: UnsafeMutablePointer<CChar> = {
+        let bytes = Array(attribute.utf8CString)
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        copy.initialize(from: bytes, count: bytes.count)
+        return copy
+    }()
+    private static let one: StaticString = "1"
+    private static let zero: StaticString = "0"
+
+    deinit {
+        text.deallocate()
+        cAttribute.deallocate()
+    }
+
     func set(_ asserted: Bool) throws(DeviceError) {
+        let value = asserted != activeLow ? Self.one : Self.zero
         try IIOCalls.writeAttribute(
-            device, channel: nil, attribute: attribute, value: asserted != activeLow ? "1" : "0",
-            operation: "set line \(attribute)")
+            device, attribute: cAttribute,
+            value: UnsafeRawPointer(value.utf8Start).assumingMemoryBound(to: CChar.self), operation: setOperation)
     }
 
     func read() throws(DeviceError) -> Bool {
-        let text = try IIOCalls.readAttribute(
-            device, channel: nil, attribute: attribute, operation: "read line \(attribute)")
-        return (text.first == "1") != activeLow
+        try IIOCalls.readAttribute(device, attribute: cAttribute, into: text, capacity: 64, operation: readOperation)
+        return (text[0] == CChar(UInt8(ascii: "1"))) != activeLow
     }
 }
 

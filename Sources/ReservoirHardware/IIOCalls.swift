@@ -150,6 +150,27 @@ enum IIOCalls {
         return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
+    /// Reads a device attribute into `text` (`capacity` bytes, NUL-terminated): no allocation,
+    /// for the lines read every period.
+    static func readAttribute(
+        _ device: OpaquePointer, attribute: UnsafePointer<CChar>, into text: UnsafeMutablePointer<CChar>, capacity: Int,
+        operation: String
+    ) throws(DeviceError) {
+        text[0] = 0
+        let result = iio_device_attr_read(device, attribute, text, capacity)
+        if result < 0 { throw error(result, operation, "read \(String(cString: attribute))") }
+    }
+
+    /// Writes a device attribute from C strings: no allocation, for the lines set every period.
+    static func writeAttribute(
+        _ device: OpaquePointer, attribute: UnsafePointer<CChar>, value: UnsafePointer<CChar>, operation: String
+    ) throws(DeviceError) {
+        let result = iio_device_attr_write(device, attribute, value)
+        if result < 0 {
+            throw error(result, operation, "write \(String(cString: attribute)) = \(String(cString: value))")
+        }
+    }
+
     /// Everything a context holds, for `ringlab info`: device → (channels, attributes).
     static func describe(_ context: OpaquePointer) -> [(device: String, channels: [String], attributes: [String])] {
         (0..<iio_context_get_devices_count(context)).compactMap { index in
