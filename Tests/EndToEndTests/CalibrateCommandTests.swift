@@ -82,6 +82,10 @@ import Testing
     @Test func killingCalibrateNeverLeavesAPartialCalibration() throws {
         let folder = temporaryFolder()
         let device = "\(folder)/twin/default"
+        // Both must happen across the attempts, or the test checked nothing: some kills land
+        // mid-run (the process dies of the signal) and some after files were written.
+        var killedMidRun = 0
+        var attemptsWithFiles = 0
         for attempt in 0..<8 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
@@ -93,9 +97,11 @@ import Testing
             Thread.sleep(forTimeInterval: 0.15 + 0.25 * Double(attempt))  // across the whole run
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: device)) ?? []).filter {
                 !$0.hasPrefix(".")
             }
+            if !files.isEmpty { attemptsWithFiles += 1 }
             for file in files {
                 let data = try Data(contentsOf: URL(fileURLWithPath: "\(device)/\(file)"))
                 let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -108,5 +114,7 @@ import Testing
                 }
             }
         }
+        #expect(killedMidRun > 0, "no kill landed while calibrate ran")
+        #expect(attemptsWithFiles > 0, "no attempt got as far as writing a calibration")
     }
 }

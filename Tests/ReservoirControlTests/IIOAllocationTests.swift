@@ -10,7 +10,8 @@ import Testing
 /// The per-period path through the libiio backend, against the twin served on 127.0.0.1
 /// (`ringlab twin serve`), the GPIO roles routed through IIO attributes
 /// (hardware/boards/twin-net.yaml): ADC refill, DAC push, interlock read and heartbeat writes
-/// included, 500 periods after 100 of warm-up, no heap allocation on the loop's thread.
+/// included, 500 periods after 100 of warm-up, no heap allocation on the loop's thread by
+/// ringlab's code (libiio's own are counted apart, below).
 @Suite struct IIOAllocationTests {
     @Test func thePerPeriodPathThroughLibiioDoesNotAllocate() throws {
         let server = Process()
@@ -39,18 +40,25 @@ import Testing
         var settings = ReservoirSettings(operatingPoint: try #require(wiring.operatingPoint))
         settings.feedback = 0
         nonisolated(unsafe) var counted: Int?
+        nonisolated(unsafe) var inLibiio = 0
+        nonisolated(unsafe) var firstCaller = [CChar](repeating: 0, count: 512)
         let hooked = RefillHook.wrapping(board) { refill in
-            if refill == 100 { malloc_counter_begin() }
-            if refill == 600 { counted = malloc_counter_end() }
+            if refill == 100 { malloc_counter_begin_excluding("libiio") }
+            if refill == 600 {
+                counted = malloc_counter_end()
+                inLibiio = malloc_counter_excluded()
+                malloc_counter_first_caller(&firstCaller, Int(firstCaller.count))
+            }
         }
         let loop = try DriveLoop(board: hooked, settings: settings)
         _ = try runInputs(loop, (0..<700).map { Double($0 % 3) - 1 })
-        #expect(counted != nil && counted! <= 500, "\(counted.map(String.init) ?? "no count") allocations over 500 periods")
-        // Open (issue 13, deliverable 5): the operation strings and the GPIO attributes no longer
-        // allocate (2 → 1 per period); one allocation per period remains in the libiio path.
-        // Recorded as a known issue, so this fails the day it is fixed and must be tightened.
-        withKnownIssue("one allocation per period remains on the libiio path") {
-            #expect(counted == 0, "\(counted.map(String.init) ?? "no count") allocations over 500 periods")
-        }
+        #expect(
+            counted == 0,
+            "\(counted.map(String.init) ?? "no count") allocations over 500 periods, the first from \(String(cString: firstCaller))")
+        // libiio 0.24's network client mallocs the channel mask it reads back with every READBUF
+        // (8·words + 1 bytes, iiod_client_read_unlocked): one a period, not ours to avoid, and
+        // absent from the local backend a board runs on. Counted apart, so that more would show.
+        // At least one: else the exclusion or the backend changed, and this test needs a look.
+        #expect(inLibiio > 0 && inLibiio <= 500, "libiio allocated \(inLibiio) times over 500 periods")
     }
 }

@@ -68,24 +68,14 @@ import Testing
     @Test func namesFileFieldFoundAndExpected() throws {
         let fields = try ConfigMapping(
             node([("bits", .scalar("sixteen")), ("extra", .scalar("1"))]), file: "f.yaml", path: "dac")
-        #expect(throws: ConfigError.self) { try fields.int("bits", in: 1...32) }
-        do {
-            _ = try fields.int("bits", in: 1...32)
-        } catch {
-            #expect(
-                error.description == #"f.yaml:3: field "dac.bits": found "sixteen", expected an integer from 1 to 32"#)
-        }
-        do {
-            _ = try fields.string("device")
-        } catch {
-            #expect(error.description == #"f.yaml:1: field "dac.device" is missing; expected a non-empty string"#)
-        }
-        do {
-            try fields.rejectUnknownFields()
-        } catch {
-            #expect(error.field == "dac.extra")
-            #expect(error.problem == .unknownField)
-        }
+        // Each call must throw, and its one line must name file, line, field, found and expected.
+        let bits = #expect(throws: ConfigError.self) { try fields.int("bits", in: 1...32) }
+        #expect(bits?.description == #"f.yaml:3: field "dac.bits": found "sixteen", expected an integer from 1 to 32"#)
+        let device = #expect(throws: ConfigError.self) { try fields.string("device") }
+        #expect(device?.description == #"f.yaml:1: field "dac.device" is missing; expected a non-empty string"#)
+        let unknown = #expect(throws: ConfigError.self) { try fields.rejectUnknownFields() }
+        #expect(unknown?.field == "dac.extra")
+        #expect(unknown?.problem == .unknownField)
     }
 
     @Test func rejectsNonFiniteAndOutOfRangeNumbers() throws {

@@ -17,9 +17,12 @@ import Testing
     static let pairs = 30
 
     /// Mean of c = [L(θ + σz) − L(θ − σz)]/(2σ) over `pairs` repetitions of one direction z,
-    /// each pair (+, −) when `alternating` is off, else (+, −) and (−, +) in turn as the
-    /// estimator orders K = 1 steps. L = the mean node state of a fixed batch of 16 inputs.
-    static func meanDifference(drifting: Bool, alternating: Bool) throws -> Double {
+    /// L = the mean node state of a fixed batch of 16 inputs whose drive θ ± σz offsets. With
+    /// `alternating`, the pairs are a `PerturbativeTrainer`'s own (K = 1, Rademacher, rate 0 so
+    /// θ stays put): it orders them (+, −) and (−, +) in turn and forms c itself. Without, each
+    /// pair is (+, −): the naive order, for comparison.
+    /// Returns the mean of c and the mean of |c| (the scale the bias is compared with).
+    static func meanDifference(drifting: Bool, alternating: Bool) throws -> (mean: Double, scale: Double) {
         var parameters = try TwinFixtures.defaultParameters()
         parameters.driftStd = 0
         let twin = RingTwin(parameters: parameters, seed: 7)
@@ -33,10 +36,10 @@ import Testing
         let loop = try DriveLoop(board: board, settings: settings)
         var random = Xoshiro256StarStar(seed: 3, stream: 1)
         let base = (0..<(inputs * nodes)).map { _ in 0.8 * (2 * random.nextUnitInterval() - 1) }
-        let z = (0..<nodes).map { _ in random.next() >> 63 == 1 ? 1.0 : -1.0 }
         var states = [Double](repeating: 0, count: inputs * nodes)
-        func loss(sign: Double) throws -> Double {
-            let drive = base.enumerated().map { $0.element + sign * sigma * z[$0.offset % nodes] }
+        /// L at the per-node offsets `offset` (θ ± σz).
+        func loss(_ offset: UnsafeBufferPointer<Double>) throws -> Double {
+            let drive = base.enumerated().map { $0.element + offset[$0.offset % nodes] }
             try drive.withUnsafeBufferPointer { d throws(LoopStopped) in
                 try states.withUnsafeMutableBufferPointer { s throws(LoopStopped) in
                     try loop.evaluate(drive: d, inputCount: inputs, evaluationCount: 1, states: s)
@@ -46,29 +49,54 @@ import Testing
         }
         try loop.openSession()
         defer { loop.closeSession() }
+        var configuration = PerturbativeConfiguration()
+        configuration.directionKind = .rademacher
+        configuration.directionCount = 1
+        configuration.sigma = sigma
+        configuration.learningRate = 0
+        configuration.seed = 5
+        let trainer = PerturbativeTrainer(
+            configuration: configuration, parameters: [Double](repeating: 0, count: nodes), totalSteps: 2 * pairs)
         var total = 0.0
+        var totalMagnitude = 0.0
         for pair in 0..<pairs {
-            let plusFirst = !alternating || pair % 2 == 0
-            let first = try loss(sign: plusFirst ? 1 : -1)
-            let second = try loss(sign: plusFirst ? -1 : 1)
-            let (plus, minus) = plusFirst ? (first, second) : (second, first)
-            total += (plus - minus) / (2 * sigma)
+            let c: Double
+            if alternating {
+                // The trainer's order, directions and c.
+                let record = try trainer.step { (vectors, values) throws in
+                    for row in values.indices {
+                        values[row] = try loss(UnsafeBufferPointer(rebasing: vectors[(row * nodes)..<((row + 1) * nodes)]))
+                    }
+                }
+                c = record.differences[0]
+            } else {
+                var z = [Double](repeating: 0, count: nodes)
+                z.withUnsafeMutableBufferPointer {
+                    // The direction the trainer draws at this step: only the order differs.
+                    DirectionGenerator(kind: .rademacher, seed: 5).fill(step: pair, count: 1, dimension: nodes, into: $0)
+                }
+                let plus = try z.map { sigma * $0 }.withUnsafeBufferPointer { try loss($0) }
+                let minus = try z.map { -sigma * $0 }.withUnsafeBufferPointer { try loss($0) }
+                c = (plus - minus) / (2 * sigma)
+            }
+            total += c
+            totalMagnitude += abs(c)
         }
-        return total / Double(pairs)
+        return (total / Double(pairs), totalMagnitude / Double(pairs))
     }
 
     @Test func theOrderedEstimateCarriesLessDriftBiasThanTheNaiveOne() throws {
         // Common random numbers: the same twin seed with and without the drift, so the
         // difference of the means is what the drift did.
         let naiveBias =
-            try Self.meanDifference(drifting: true, alternating: false)
-            - Self.meanDifference(drifting: false, alternating: false)
+            try Self.meanDifference(drifting: true, alternating: false).mean
+            - Self.meanDifference(drifting: false, alternating: false).mean
         let orderedBias =
-            try Self.meanDifference(drifting: true, alternating: true)
-            - Self.meanDifference(drifting: false, alternating: true)
-        let reference = try Self.meanDifference(drifting: false, alternating: true)
-        print("drift bias of c: naive \(naiveBias), ordered \(orderedBias); c without drift \(reference)")
-        #expect(abs(naiveBias) > 0.02 * abs(reference), "the drift must matter: \(naiveBias) against \(reference)")
+            try Self.meanDifference(drifting: true, alternating: true).mean
+            - Self.meanDifference(drifting: false, alternating: true).mean
+        let reference = try Self.meanDifference(drifting: false, alternating: true).scale
+        print("drift bias of c: naive \(naiveBias), ordered \(orderedBias); mean |c| without drift \(reference)")
+        #expect(abs(naiveBias) > 0.02 * reference, "the drift must matter: \(naiveBias) against \(reference)")
         #expect(abs(orderedBias) < 0.25 * abs(naiveBias), "ordered \(orderedBias), naive \(naiveBias)")
     }
 
