@@ -22,6 +22,10 @@ public struct LoopStatistics: Sendable {
     /// work itself.
     public var wakeUpLatency = Histogram<UInt64>(
         highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+    /// How long each ADC refill took after the wake-up (ns): on a paced twin the simulation of
+    /// the period, on hardware the copy of a buffer the kernel filled.
+    public var refillTime = Histogram<UInt64>(
+        highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
 
     public init() {}
 
@@ -48,4 +52,8 @@ public struct LoopStatistics: Sendable {
 
     /// The largest wake-up latency in microseconds.
     public var maximumWakeUpMicroseconds: Double { Double(wakeUpLatency.max) / 1000 }
+
+    public func refillMicroseconds(percentile: Double) -> Double {
+        Double(refillTime.valueAtPercentile(percentile)) / 1000
+    }
 }

@@ -96,7 +96,7 @@ struct BenchIIOCommand: ParsableCommand {
             var settings = ReservoirSettings(operatingPoint: wiring.operatingPoint!)
             settings.feedback = 0
             let loop = try DriveLoop(board: pacedBoard, settings: settings, watchdogTimeout: .milliseconds(500))
-            loop.stopsOnDeadlineMiss = false
+            loop.limits.stopsOnDeadlineMiss = false
             var training = RingSettings()
             training.budget = trainingPasses
             training.sigma = 0.02

@@ -30,6 +30,8 @@ struct BenchLoopCommand: ParsableCommand {
         var compute_us_per_period_mean: Double
         var compute_us_per_period_max: Double
         var paced_wakeup_us: [String: Double]
+        /// The ADC refill after the wake-up, timed apart (the paced twin simulates its period there).
+        var paced_refill_us: [String: Double]
         var paced_deadline_misses: Int
         var cyclictest_wakeup_us: [String: Double]?
         var cyclictest_note: String?
@@ -53,7 +55,7 @@ struct BenchLoopCommand: ParsableCommand {
             let (pacedBoard, _) = try Composition.board(
                 file: Composition.locateDefault(Composition.defaultBoardFile), seed: 1, clock: MonotonicClock())
             let pacedLoop = try DriveLoop(board: pacedBoard, settings: settings, watchdogTimeout: .seconds(1))
-            pacedLoop.stopsOnDeadlineMiss = false
+            pacedLoop.limits.stopsOnDeadlineMiss = false
             let (_, setup) = RealtimeThread.run(priority: priority) {
                 RandomDriveRun.run(
                     loop: pacedLoop, seconds: pacedSeconds, inputScale: ReservoirExperiment.defaultInputScale, seed: 2)
@@ -72,6 +74,10 @@ struct BenchLoopCommand: ParsableCommand {
                 paced_wakeup_us: [
                     "p50": paced.wakeUpMicroseconds(percentile: 50), "p99": paced.wakeUpMicroseconds(percentile: 99),
                     "p99.9": paced.wakeUpMicroseconds(percentile: 99.9), "max": paced.maximumWakeUpMicroseconds,
+                ],
+                paced_refill_us: [
+                    "p50": paced.refillMicroseconds(percentile: 50), "p99": paced.refillMicroseconds(percentile: 99),
+                    "p99.9": paced.refillMicroseconds(percentile: 99.9), "max": Double(paced.refillTime.max) / 1000,
                 ],
                 paced_deadline_misses: paced.deadlineMisses,
                 cyclictest_wakeup_us: cyclictest.percentiles, cyclictest_note: cyclictest.note,
@@ -102,58 +108,9 @@ struct BenchLoopCommand: ParsableCommand {
         print(row("ringlab loop", report.paced_wakeup_us))
         if let values = report.cyclictest_wakeup_us { print(row("cyclictest", values)) }
         if let note = report.cyclictest_note { print("  cyclictest: \(note)") }
+        print("  after the wake-up, the refill (the paced twin simulating its period), apart:")
+        print(row("refill", report.paced_refill_us))
         print("  paced deadline misses \(report.paced_deadline_misses)")
     }
 }
 
-/// Runs Debian's cyclictest (rt-tests) and reads its histogram.
-enum Cyclictest {
-    struct Result {
-        var percentiles: [String: Double]?
-        var note: String?
-    }
-
-    static func run(intervalMicroseconds: Int, loops: Int, priority: Int32) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "cyclictest", "-m", "-q", "-p", "\(priority)", "-i", "\(intervalMicroseconds)", "-l", "\(max(loops, 1))",
-            "-h", "20000",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        do { try process.run() } catch { return Result(percentiles: nil, note: "not run (\(error))") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            return Result(
-                percentiles: nil,
-                note: "exited \(process.terminationStatus); is rt-tests installed (tools/install-deps.sh)?")
-        }
-        var counts: [(microseconds: Double, count: Int)] = []
-        var maximum = 0.0
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            if line.hasPrefix("# Max Latencies:") {
-                maximum = Double(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
-            }
-            let fields = line.split(separator: " ")
-            if fields.count == 2, let bin = Double(fields[0]), let count = Int(fields[1]), count > 0 {
-                counts.append((bin, count))
-            }
-        }
-        let total = counts.reduce(0) { $0 + $1.count }
-        guard total > 0 else { return Result(percentiles: nil, note: "printed no histogram") }
-        func percentile(_ p: Double) -> Double {
-            var seen = 0
-            for entry in counts {
-                seen += entry.count
-                if Double(seen) >= p / 100 * Double(total) { return entry.microseconds }
-            }
-            return maximum
-        }
-        return Result(
-            percentiles: ["p50": percentile(50), "p99": percentile(99), "p99.9": percentile(99.9), "max": maximum],
-            note: nil)
-    }
-}

@@ -87,7 +87,7 @@ struct BenchTrainCommand: ParsableCommand {
             paced.budget = pacedBudget
             let (pacedLoop, _) = try TrainJobs.ringLoop(
                 for: &paced, chooseFeedback: true, feedback: nil, clock: MonotonicClock(), quiet: true)
-            pacedLoop.stopsOnDeadlineMiss = false
+            pacedLoop.limits.stopsOnDeadlineMiss = false
             progress(
                 "paced run of \(pacedBudget) passes (\(String(format: "%.1f", Double(pacedBudget) * Double(settings.batch) * periodMilliseconds / 1000)) s of streaming)"
             )

@@ -75,7 +75,7 @@ struct RunCommand: ParsableCommand {
                 board: board, settings: ReservoirSettings(operatingPoint: Composition.operatingPoint(of: board)),
                 watchdogTimeout: watchdogMilliseconds.map { .milliseconds($0) })
             // A soak run counts late blocks rather than stopping at the first.
-            loop.stopsOnDeadlineMiss = false
+            loop.limits.stopsOnDeadlineMiss = false
             RealtimeThread.installStopSignalHandlers()
             let (outcome, setup) = RealtimeThread.run {
                 RandomDriveRun.run(

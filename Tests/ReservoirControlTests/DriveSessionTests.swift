@@ -80,7 +80,7 @@ import Testing
         let loop = try DriveLoop(board: board, settings: settings, watchdogTimeout: .milliseconds(200))
         loop.idleTimeout = .milliseconds(300)
         // Late blocks on a busy test machine are counted, not fatal: this test is about gaps.
-        loop.stopsOnDeadlineMiss = false
+        loop.limits.stopsOnDeadlineMiss = false
         let one = drive(5, nodes: settings.nodes)
         try loop.openSession()
         defer { loop.closeSession() }

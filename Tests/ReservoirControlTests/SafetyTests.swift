@@ -99,7 +99,7 @@ import Testing
     @Test func persistentOverRange() throws {
         // Persistence set to its least: the first over-range period stops the loop.
         let run = try run { twin, loop in
-            loop.overRangeLimit = 0
+            loop.limits.overRangePeriods = 0
             twin.inject(.adcSaturated, at: Self.faultTime)
         }
         #expect(run.stopped?.reason == .overRange(periods: 1))
@@ -110,7 +110,7 @@ import Testing
         // One whole period of one repeated reading is the least that can show a stuck ADC: the
         // period the fault lands in still holds earlier readings, so the next one decides.
         let run = try run { twin, loop in
-            loop.stuckLimit = 1
+            loop.limits.stuckPeriods = 1
             twin.inject(.adcStuck, at: Self.faultTime)
         }
         #expect(run.stopped?.reason == .adcStuck(periods: 1))
@@ -119,7 +119,7 @@ import Testing
 
     @Test func amplifierFailureSilencesTheRing() throws {
         let run = try run { twin, loop in
-            loop.silentLimit = 1
+            loop.limits.silentPeriods = 1
             twin.inject(.amplifierFailure, at: Self.faultTime)
         }
         #expect(run.stopped?.reason == .ringSilent(periods: 1))
