@@ -39,7 +39,12 @@ struct RunCommand: ParsableCommand {
         if let watchdogMilliseconds, watchdogMilliseconds < 1 {
             throw ValidationError("--watchdog-ms must be at least 1")
         }
-        for spec in inject { _ = try FaultSpecification(spec) }
+        for spec in inject { _ = try Self.fault(spec) }
+    }
+
+    /// A `FAULT@SECONDS` option, or a usage error naming what was wrong.
+    static func fault(_ text: String) throws -> TwinFaultSpecification {
+        do { return try TwinFaultSpecification(text) } catch { throw ValidationError("--inject: \(error)") }
     }
 
     struct Report: Encodable {
@@ -67,7 +72,7 @@ struct RunCommand: ParsableCommand {
             if !inject.isEmpty {
                 guard let twin else { throw ValidationError("--inject needs a twin board; \(self.board) is hardware") }
                 for spec in inject {
-                    let fault = try FaultSpecification(spec)
+                    let fault = try Self.fault(spec)
                     twin.inject(fault.fault, at: .seconds(fault.seconds))
                 }
             }
@@ -120,32 +125,5 @@ struct RunCommand: ParsableCommand {
             print("final state        \(report.final_state) (\(report.safe_detail))")
         }
         if report.safe_reason != SafeReason.endOfRun.name || report.final_state != "safe" { throw ExitCode.failure }
-    }
-}
-
-/// `FAULT@SECONDS` from the command line.
-struct FaultSpecification {
-    var fault: TwinFault
-    var seconds: Double
-
-    init(_ text: String) throws {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, let seconds = Double(parts[1]), seconds >= 0, seconds <= 86_400 else {
-            throw ValidationError("--inject expects FAULT@SECONDS with 0 ≤ SECONDS ≤ 86400, e.g. interlock@2; found \(text)")
-        }
-        self.seconds = seconds
-        switch parts[0] {
-        case "interlock": fault = .interlock
-        case "adc-dropout": fault = .adcDropout(duration: .milliseconds(50))
-        case "adc-stuck": fault = .adcStuck
-        case "adc-saturated": fault = .adcSaturated
-        case "dac-failure": fault = .dacFailure
-        case "amp-failure": fault = .amplifierFailure
-        case "gain-jump": fault = .gainJump(size: 0.01)
-        case "extra-noise": fault = .extraNoise(factor: 10)
-        default:
-            throw ValidationError(
-                "unknown fault \(parts[0]) in --inject; expected one of \(TwinFault.names.joined(separator: ", "))")
-        }
     }
 }
