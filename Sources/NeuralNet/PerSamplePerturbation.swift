@@ -67,8 +67,8 @@ extension DenseNetwork {
         count: Int
     ) -> Batch {
         switch loss {
-        case .softmaxCrossEntropy: return Batch(inputs: inputs, labels: labels, targets: nil, count: count)
-        case .squaredError: return Batch(inputs: inputs, labels: nil, targets: targets, count: count)
+        case .softmaxCrossEntropy: return Batch(inputs: inputs, labels: labels, count: count)
+        case .squaredError: return Batch(inputs: inputs, targets: targets, count: count)
         }
     }
 }

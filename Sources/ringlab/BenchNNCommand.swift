@@ -31,7 +31,7 @@ struct BenchNNCommand: ParsableCommand {
                     labels.withUnsafeBufferPointer { y in
                         parameters.withUnsafeBufferPointer { p in
                             gradient.withUnsafeMutableBufferPointer { g in
-                                let data = Batch(inputs: x, labels: y, targets: nil, count: batch)
+                                let data = Batch(inputs: x, labels: y, count: batch)
                                 let clock = ContinuousClock()
                                 let start = clock.now
                                 for _ in 0..<repeats {

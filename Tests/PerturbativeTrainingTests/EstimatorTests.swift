@@ -83,7 +83,7 @@ func meanEstimate(
         var exact = [Double](repeating: 0, count: network.parameterCount)
         inputs.withUnsafeBufferPointer { x in
             labels.withUnsafeBufferPointer { y in
-                let batch = Batch(inputs: x, labels: y, targets: nil, count: 8)
+                let batch = Batch(inputs: x, labels: y, count: 8)
                 _ = parameters.withUnsafeBufferPointer { p in
                     exact.withUnsafeMutableBufferPointer { g in
                         network.lossAndGradient(parameters: p, batch: batch, workspace: workspace, gradient: g)

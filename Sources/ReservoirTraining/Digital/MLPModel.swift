@@ -74,7 +74,7 @@ public final class MLPModel: TrainingModel {
                     sampler.singleTrainInputs.withUnsafeBufferPointer { single in
                         update.step(
                             network: network,
-                            batch: Batch(inputs: x, labels: y, targets: nil, count: count, singleInputs: single),
+                            batch: Batch(inputs: x, labels: y, count: count, singleInputs: single),
                             workspace: workspace)
                     }
                 }
@@ -86,7 +86,7 @@ public final class MLPModel: TrainingModel {
                 sampler.singleInputs.withUnsafeBufferPointer { single in
                     update.step(
                         network: network,
-                        batch: Batch(inputs: x, labels: y, targets: nil, count: count, singleInputs: single),
+                        batch: Batch(inputs: x, labels: y, count: count, singleInputs: single),
                         workspace: workspace)
                 }
             }
@@ -98,7 +98,7 @@ public final class MLPModel: TrainingModel {
         data.features.withUnsafeBufferPointer { x in
             data.labels.withUnsafeBufferPointer { y in
                 update.parameters.withUnsafeBufferPointer { p in
-                    let batch = Batch(inputs: x, labels: y, targets: nil, count: data.count)
+                    let batch = Batch(inputs: x, labels: y, count: data.count)
                     let loss = network.loss(parameters: p, batch: batch, workspace: evaluationWorkspace)
                     let predicted = network.predictedClasses(workspace: evaluationWorkspace, count: data.count)
                     return SplitMeasurement(loss: loss, metric: Accuracy.of(predicted, labels: data.labels[...]))

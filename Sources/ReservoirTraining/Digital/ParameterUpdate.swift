@@ -86,16 +86,13 @@ public final class PerturbativeUpdate: ParameterUpdate {
         loss: Double, gradientNorm: Double
     ) {
         if trainer.configuration.perSampleDirections {
-            let x = batch.inputs
-            let labels = batch.labels!
-            let width = network.widths[0]
+            let inputWidth = network.widths[0]
+            let outputWidth = network.widths[network.widths.count - 1]
             // One sample at a time: plain loops beat a BLAS call's overhead here.
             var network = network
             network.kernels = .handWritten
             let record = trainer.step(sampleCount: batch.count) { p, sample in
-                let one = Batch(
-                    inputs: UnsafeBufferPointer(rebasing: x[(sample * width)..<((sample + 1) * width)]),
-                    labels: UnsafeBufferPointer(rebasing: labels[sample..<(sample + 1)]), targets: nil, count: 1)
+                let one = batch.rows(sample..<(sample + 1), inputWidth: inputWidth, outputWidth: outputWidth)
                 return network.loss(parameters: p, batch: one, workspace: workspace)
             }
             return (record.loss, record.gradientNorm)
