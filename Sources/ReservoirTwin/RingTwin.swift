@@ -16,38 +16,38 @@ public final class RingTwin {
     public let seed: UInt64
     /// The clock the twin runs on.
     public let clock: any BoardClock
-    private let origin: Duration
+    let origin: Duration
 
-    private var simulator: RingSimulator
+    var simulator: RingSimulator
     /// Samples simulated since the start.
     public private(set) var samplesSimulated = 0
 
     // DAC: what it outputs now, and what is queued (as output volts, errors applied).
-    private var heldOutputVolts: Double
-    private var dacQueue: SampleQueue<Double>?
+    var heldOutputVolts: Double
+    var dacQueue: SampleQueue<Double>?
     // ADC: codes waiting to be read while a stream is open; a negative code marks a lost sample.
-    private var adcQueue: SampleQueue<Int32>?
+    var adcQueue: SampleQueue<Int32>?
     private static let lostSample: Int32 = -1
 
     // GPIO state.
-    private var amplifierEnabled = false
-    private var loopClosed = false
+    var amplifierEnabled = false
+    var loopClosed = false
     /// The monostable gating the amplifier (`TwinParameters.heartbeatHold`): the sample at which
     /// its output falls unless a heartbeat edge retriggers it first (Int.max: none fitted).
-    private var monostableExpirySample = Int.max
-    private let monostableHoldSamples: Int?
-    private var heartbeatLevel = false
+    var monostableExpirySample = Int.max
+    let monostableHoldSamples: Int?
+    var heartbeatLevel = false
     /// The ADC code of the last sample simulated (a one-shot conversion reads it).
-    private var lastCode: Int32 = 0
+    var lastCode: Int32 = 0
     /// How many times the trigger line has been asserted.
     public private(set) var triggerAssertions = 0
 
     // Faults.
-    private var pendingFaults: [(sample: Int, fault: TwinFault)] = []
-    private var nextFaultSample = Int.max
-    private var dacFailed = false
-    private var interlockAsserted = false
-    private var dropoutEndSample = 0
+    var pendingFaults: [(sample: Int, fault: TwinFault)] = []
+    var nextFaultSample = Int.max
+    var dacFailed = false
+    var interlockAsserted = false
+    var dropoutEndSample = 0
 
     /// Counters of stream trouble.
     public struct Statistics: Sendable, Equatable {
@@ -96,48 +96,6 @@ public final class RingTwin {
     public var filteredDACVolts: Double { simulator.filteredDACVolts }
     /// The twin's time: samples simulated over the sample rate.
     public var elapsed: Duration { parameters.sampleRate.duration(of: SampleCount(samplesSimulated)) }
-
-    // MARK: Faults
-
-    /// Schedules `fault` at twin time `at` (at once when that time has passed).
-    public func inject(_ fault: TwinFault, at: Duration) {
-        let sample = max(parameters.sampleRate.samples(in: at).value, samplesSimulated)
-        pendingFaults.append((sample, fault))
-        pendingFaults.sort { $0.sample < $1.sample }
-        nextFaultSample = pendingFaults[0].sample
-        if sample == samplesSimulated { applyDueFaults() }
-    }
-
-    /// Ends every persistent fault and forgets scheduled ones.
-    public func clearFaults() {
-        pendingFaults.removeAll()
-        nextFaultSample = .max
-        dacFailed = false
-        interlockAsserted = false
-        dropoutEndSample = 0
-        simulator.amplifierFailed = false
-        simulator.noiseFactor = 1
-        simulator.adcMode = .normal
-    }
-
-    private func applyDueFaults() {
-        while let first = pendingFaults.first, first.sample <= samplesSimulated {
-            pendingFaults.removeFirst()
-            switch first.fault {
-            case .gainJump(let size): simulator.jumpDrift(by: size)
-            case .adcDropout(let duration):
-                dropoutEndSample = max(
-                    dropoutEndSample, first.sample + max(parameters.sampleRate.samples(in: duration).value, 1))
-            case .adcStuck: simulator.adcMode = .stuck
-            case .adcSaturated: simulator.adcMode = .saturated
-            case .dacFailure: dacFailed = true
-            case .interlock: interlockAsserted = true
-            case .amplifierFailure: simulator.amplifierFailed = true
-            case .extraNoise(let factor): simulator.noiseFactor = factor
-            }
-        }
-        nextFaultSample = pendingFaults.first?.sample ?? .max
-    }
 
     // MARK: Simulation
 
@@ -235,7 +193,7 @@ public final class RingTwin {
             return code * voltsPerCode + offsetVolts
         }
     }
-    private let dacTransfer: DACTransfer
+    let dacTransfer: DACTransfer
 
     /// What the DAC outputs when asked for `request` (its quantization, clamping and errors).
     public func dacOutputVolts(forRequest request: Volts) -> Double {
@@ -270,8 +228,8 @@ public final class RingTwin {
     }
 
     /// A cyclic DAC block (output volts, errors applied) and the next sample of it to play.
-    private var cyclicBlock: [Double]?
-    private var cyclicPosition = 0
+    var cyclicBlock: [Double]?
+    var cyclicPosition = 0
 
     func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
         catchUp()
@@ -336,7 +294,7 @@ public final class RingTwin {
         adcQueue = nil
     }
 
-    private func dacFailure(_ operation: String) -> DeviceError {
+    func dacFailure(_ operation: String) -> DeviceError {
         DeviceError(
             .ioFailure, errno: .ioError, operation: "\(operation) on the twin's DAC", detail: "injected DAC failure")
     }
@@ -370,7 +328,7 @@ public final class RingTwin {
 
     /// The gain gate: the amplifier conducts when enabled, the monostable (if fitted) is high,
     /// and the loop is closed.
-    private func updateGainGate() {
+    func updateGainGate() {
         simulator.gainGateOpen = amplifierEnabled && loopClosed && monostableHigh
     }
 

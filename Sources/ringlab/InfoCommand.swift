@@ -17,6 +17,22 @@ struct InfoCommand: ParsableCommand {
     @Option(name: .long, help: "libiio URI to list (ip:HOST[:PORT], local:).")
     var uri: String?
 
+    @Flag(name: .long, help: "Print JSON: the context's devices and, with --board, what was found.")
+    var json = false
+
+    struct Device: Encodable {
+        var name: String
+        var channels: [String]
+        var attributes: [String]
+    }
+
+    struct Report: Encodable {
+        var uri: String
+        var devices: [Device]
+        var board: String?
+        var board_found: Bool?
+    }
+
     func validate() throws {
         guard (board == nil) != (uri == nil) else { throw ValidationError("give --board FILE or --uri URI") }
     }
@@ -37,6 +53,16 @@ struct InfoCommand: ParsableCommand {
                 address = boardURI
             }
             let devices = try IIOBoard.describe(uri: address)
+            if json {
+                // Opening the board looks every device, channel and line up, and leaves it safe.
+                if let wiring { _ = try IIOBoard.make(wiring: wiring, uri: address, clock: ManualClock()) }
+                try printJSON(
+                    Report(
+                        uri: address,
+                        devices: devices.map { Device(name: $0.device, channels: $0.channels, attributes: $0.attributes) },
+                        board: wiring?.name, board_found: wiring == nil ? nil : true))
+                return
+            }
             print("IIO context \(address): \(devices.count) devices")
             for device in devices {
                 print("  \(device.device)")

@@ -6,7 +6,16 @@ struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version", abstract: "Print the versions of ringlab and of the libraries it links.")
 
-    func run() {
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        if json {
+            try printJSON([
+                "ringlab": ringlabVersion, "libiio": NativeLibraries.iioVersion, "libgpiod": NativeLibraries.gpiodVersion,
+            ])
+            return
+        }
         print("ringlab \(ringlabVersion)")
         print("libiio \(NativeLibraries.iioVersion)")
         print("libgpiod \(NativeLibraries.gpiodVersion)")
