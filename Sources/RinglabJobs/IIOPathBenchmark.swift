@@ -24,7 +24,6 @@ public enum IIOPathBenchmark {
     public static func measure(executable: String, samples: Int, blockSamples: Int, trainingPasses: Int) throws
         -> Report
     {
-
         let wiring = try DataFile.loadBoard(Composition.locateDefault("hardware/boards/twin-net.yaml"))
 
         // Throughput, lock-step server: iio_readdev and ringlab's client, same sizes, taking

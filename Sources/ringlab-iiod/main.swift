@@ -41,6 +41,9 @@ struct TwinServe: ParsableCommand {
     @Flag(name: .long, help: "Run the twin at the sample rate on the wall clock (default: lock-step).")
     var paced = false
 
+    @Flag(name: .long, help: "Print the listening line as JSON ({\"uri\": …, \"paced\": …}).")
+    var json = false
+
     @Option(
         name: .customLong("dead-man-ms"), parsing: .unconditional,
         help: "Paced: drive the board safe when a DAC stream has run dry this long, 1 to 600000 ms (default 2500).")
@@ -105,7 +108,11 @@ struct TwinServe: ParsableCommand {
             do { bound = try server.start(host: bind, port: port) } catch {
                 throw ServeError(description: "cannot listen on \(bind):\(port): \(error)")
             }
-            print("twin serve: listening on \(bind):\(bound) (ip:\(bind):\(bound)), \(paced ? "paced" : "lock-step")")
+            if json {
+                print("{\"uri\": \"ip:\(bind):\(bound)\", \"paced\": \(paced)}")
+            } else {
+                print("twin serve: listening on \(bind):\(bound) (ip:\(bind):\(bound)), \(paced ? "paced" : "lock-step")")
+            }
             fflush(nil)
             // SIGINT/SIGTERM: stop listening, close the connections, leave the twin safe.
             let stopped = DispatchSemaphore(value: 0)

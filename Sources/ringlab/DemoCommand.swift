@@ -10,16 +10,19 @@ struct DemoCommand: ParsableCommand {
         abstract: "Train the ring model on digits on the twin: PGT (pgt-hybrid) against a fixed mask (readout).")
 
     @Option(name: .long, parsing: .unconditional, help: "Forward passes of the PGT run.")
-    var budget = 10_000
+    var budget = TrainJobs.demoBudget
 
     @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N.")
-    var nodes = 50
+    var nodes = RingSettings().nodes
 
     @Option(name: .long, parsing: .unconditional, help: "Seed of the split, the mask, the batches and the twin's noise.")
     var seed: UInt64 = 1
 
     @Option(name: .customLong("runs"), help: "Folder for the two run directories (default: runs/demo-<UTC time>).")
     var runsFolder: String?
+
+    @Flag(name: .long, help: "Print the two runs' summaries as JSON.")
+    var json = false
 
     func validate() throws {
         try NumericOption("--budget", Double(budget), 2...1e9).check()
@@ -32,7 +35,9 @@ struct DemoCommand: ParsableCommand {
                 from: Date(), timeZone: TimeZone(identifier: "UTC")!,
                 formatOptions: [.withYear, .withMonth, .withDay, .withTime])
             let folder = runsFolder ?? "runs/demo-\(stamp)Z"
-            print("ringlab demo: digits on the twin (N = \(nodes), seed \(seed)); the ring is a layer of the network")
+            if !json {
+                print("ringlab demo: digits on the twin (N = \(nodes), seed \(seed)); the ring is a layer of the network")
+            }
             fflush(nil)  // before the progress lines on stderr, also when stdout is a pipe
 
             var settings = RingSettings()
@@ -49,6 +54,10 @@ struct DemoCommand: ParsableCommand {
                 settings, feedback: nil, directory: "\(folder)/pgt-hybrid",
                 progress: ProgressLines.training(budget: settings.budget, metric: .accuracy))
 
+            if json {
+                try printJSON(["readout": readout, "pgt-hybrid": hybrid])
+                return
+            }
             print("  mode         test accuracy   samples streamed   wall time")
             print(
                 String(
