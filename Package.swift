@@ -56,10 +56,17 @@ let package = Package(
                 "ReservoirHAL", "CRealtime", "SeededRandom", .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
+        // L2b: the benchmark tasks of docs/tasks.md, the ridge readout, and the classic
+        // reservoir experiment that runs them through a drive loop.
+        .target(
+            name: "ReservoirBenchmarks",
+            dependencies: [
+                "ReservoirControl", "SeededRandom", .product(name: "RealModule", package: "swift-numerics"),
+            ]),
         .target(
             name: "ReservoirCalibration",
             dependencies: [
-                "ReservoirHAL", "ReservoirFiles", "ReservoirControl", "SeededRandom",
+                "ReservoirHAL", "ReservoirFiles", "ReservoirControl", "ReservoirBenchmarks", "SeededRandom",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
 
@@ -107,7 +114,7 @@ let package = Package(
             name: "ReservoirTraining",
             dependencies: [
                 "NeuralNet", "PerturbativeTraining", "SeededRandom", "ReservoirFiles", "ReservoirHAL",
-                "ReservoirControl", "CRealtime",
+                "ReservoirControl", "ReservoirBenchmarks", "CRealtime",
             ]),
 
         // L4: the jobs a command or a service starts (open a board from its file, train, resume),
@@ -130,8 +137,8 @@ let package = Package(
             name: "ringlab",
             dependencies: [
                 "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "ReservoirTwin",
-                "ReservoirCalibration", "ReservoirControl", "ReservoirTraining", "NeuralNet", "PerturbativeTraining",
-                "TwinFitting", "RinglabJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ReservoirCalibration", "ReservoirControl", "ReservoirBenchmarks", "ReservoirTraining", "NeuralNet",
+                "PerturbativeTraining", "TwinFitting", "RinglabJobs", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
@@ -157,6 +164,7 @@ let package = Package(
                 "ReservoirHAL", "ReservoirCalibration", "ReservoirTwin", "ReservoirTesting", "ReservoirFiles",
                 "TwinFitting",
             ]),
+        .testTarget(name: "ReservoirBenchmarksTests", dependencies: ["ReservoirBenchmarks"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet"]),
         .testTarget(name: "FastMathTests", dependencies: ["FastMath"]),
         .testTarget(
@@ -164,8 +172,8 @@ let package = Package(
         .testTarget(
             name: "ReservoirTrainingTests",
             dependencies: [
-                "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirHAL",
-                "ReservoirTwin", "PerturbativeTraining", "SeededRandom",
+                "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirBenchmarks",
+                "ReservoirHAL", "ReservoirTwin", "PerturbativeTraining", "SeededRandom",
             ]),
         .testTarget(
             name: "EndToEndTests",

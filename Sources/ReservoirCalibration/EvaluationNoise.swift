@@ -1,3 +1,4 @@
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
 import SeededRandom

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
-import RinglabJobs
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
 import ReservoirHardware
+import RinglabJobs
 
 /// `ringlab bench loop`: the drive loop's speed in lock-step, its own compute per period, and
 /// its wake-up latency when paced, beside cyclictest's at the same period and priority.

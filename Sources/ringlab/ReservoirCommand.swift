@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import RinglabJobs
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
+import RinglabJobs
 
 /// `ringlab reservoir`: classic reservoir computing on a board, scored on the benchmark tasks.
 struct ReservoirCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
 

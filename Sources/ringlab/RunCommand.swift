@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
-import RinglabJobs
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
 import ReservoirHardware
 import ReservoirTwin
+import RinglabJobs
 
 /// `ringlab run`: streams random input through the drive loop and prints its statistics.
 struct RunCommand: ParsableCommand {

@@ -2,8 +2,9 @@ import CRealtime
 import Foundation
 import NeuralNet
 import PerturbativeTraining
-import ReservoirHAL
+import ReservoirBenchmarks
 import ReservoirControl
+import ReservoirHAL
 import SeededRandom
 
 /// The ring as a layer of a network (docs/pgt.md, "On the ring"):

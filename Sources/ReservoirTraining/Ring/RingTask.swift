@@ -1,4 +1,5 @@
 import Foundation
+import ReservoirBenchmarks
 import ReservoirControl
 import SeededRandom
 

@@ -1,4 +1,5 @@
 import RealModule
+import ReservoirControl
 import SeededRandom
 
 /// The benchmark tasks of docs/tasks.md, computed exactly as defined there.

@@ -1,5 +1,5 @@
 import Foundation
-import ReservoirControl
+import ReservoirBenchmarks
 import Testing
 
 @Suite struct RidgeReadoutTests {
