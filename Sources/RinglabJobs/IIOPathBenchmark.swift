@@ -9,6 +9,8 @@ import ReservoirTraining
 /// throughput of ringlab's client beside `iio_readdev`, and a training run's converter
 /// utilization against the paced server.
 public enum IIOPathBenchmark {
+    /// Forward passes of the paced training run over the network (moons, N = 50).
+    public static let trainingPasses = 100
     public struct Report: Encodable, Sendable {
         public var ringlab_samples_per_second: Double
         public var iio_readdev_samples_per_second: Double

@@ -12,6 +12,10 @@ import ReservoirTraining
 /// the converters are against the paced twin, and the memory a training run needs, at the
 /// demo settings (digits, pgt-hybrid).
 public enum RingTrainingBenchmark {
+    /// Forward passes of the lock-step run: 2,000 steps, enough for stable per-step means.
+    public static let lockStepBudget = 4_000
+    /// Forward passes against the paced twin: about 10 s of streaming at N = 50, batch 32.
+    public static let pacedBudget = 300
     public struct Report: Encodable, Sendable {
         public var nodes: Int
         public var batch: Int

@@ -21,7 +21,7 @@ struct BenchIIOCommand: ParsableCommand {
     var blockSamples = 4_096
 
     @Option(name: .customLong("training-passes"), parsing: .unconditional, help: "Forward passes of the paced training run.")
-    var trainingPasses = 100
+    var trainingPasses = IIOPathBenchmark.trainingPasses
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false

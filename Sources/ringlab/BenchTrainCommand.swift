@@ -14,10 +14,10 @@ struct BenchTrainCommand: ParsableCommand {
         abstract: "Measure ring training at the demo settings: bookkeeping per step, converter utilization, memory.")
 
     @Option(name: .long, parsing: .unconditional, help: "Forward passes of the lock-step run.")
-    var budget = 4_000
+    var budget = RingTrainingBenchmark.lockStepBudget
 
     @Option(name: .customLong("paced-budget"), parsing: .unconditional, help: "Forward passes of the run against the paced twin.")
-    var pacedBudget = 300
+    var pacedBudget = RingTrainingBenchmark.pacedBudget
 
     func validate() throws {
         try NumericOption("--budget", Double(budget), 2...1e7).check()

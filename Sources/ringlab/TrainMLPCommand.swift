@@ -9,11 +9,11 @@ struct TrainMLPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlp", abstract: "Train a digital network by PGT, backprop or SPSA (defaults: MLPDefaults, docs/pgt.md).")
 
-    @Option(name: .long, help: "digits, moons or csv:PATH.") var task = "digits"
-    @Option(name: .long, help: "pgt, backprop or spsa.") var mode = "pgt"
+    @Option(name: .long, help: "digits, moons or csv:PATH.") var task = MLPChoices().task
+    @Option(name: .long, help: "pgt, backprop or spsa.") var mode = MLPChoices().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (backprop counts 2 per step).")
-    var budget = 10_000
-    @Option(name: .long, parsing: .unconditional, help: "Hidden units.") var hidden = 40
+    var budget = MLPChoices().budget
+    @Option(name: .long, parsing: .unconditional, help: "Hidden units.") var hidden = MLPChoices().hidden
     @Option(name: .long, parsing: .unconditional, help: "Mini-batch size (default: by mode and budget).") var batch: Int?
     @Option(name: .customLong("final-batch"), help: "Grow the batch as t² to this size by the end (all: the whole split).")
     var finalBatch: String?

@@ -9,8 +9,8 @@ struct TrainRingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ring", abstract: "Train the ring model through the drive loop on a board (defaults: RingSettings).")
 
-    @Option(name: .long, help: "digits, moons, sine-square, narma10 or csv:PATH.") var task = "digits"
-    @Option(name: .long, help: "pgt-hybrid, pgt or readout (the fixed mask, ridge readouts).") var mode = "pgt-hybrid"
+    @Option(name: .long, help: "digits, moons, sine-square, narma10 or csv:PATH.") var task = RingSettings().task
+    @Option(name: .long, help: "pgt-hybrid, pgt or readout (the fixed mask, ridge readouts).") var mode = RingSettings().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (pgt, pgt-hybrid).") var budget: Int?
     @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
     var batch: Int?
