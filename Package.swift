@@ -156,7 +156,7 @@ let package = Package(
             name: "ReservoirControlTests",
             dependencies: [
                 "ReservoirHAL", "ReservoirControl", "ReservoirTwin", "ReservoirTesting", "CMallocCounter",
-                "ReservoirHardware",
+                "ReservoirHardware", "RinglabJobs",
             ]),
         .testTarget(
             name: "ReservoirCalibrationTests",

@@ -144,6 +144,15 @@ public enum TaskScore {
     }
 }
 
+/// The ±1 masks of classic reservoir computing: each value the top bit of one draw of
+/// xoshiro256** on (`seed`, `stream`), +1 when set.
+public enum BinaryMask {
+    public static func values(count: Int, seed: UInt64, stream: UInt64) -> [Double] {
+        var random = Xoshiro256StarStar(seed: seed, stream: stream)
+        return (0..<count).map { _ in random.next() >> 63 == 1 ? 1 : -1 }
+    }
+}
+
 /// Classic reservoir computing on a board: a fixed random binary mask times the input drives
 /// the nodes, the drive loop records the states, ridge readouts score the task.
 public struct ReservoirExperiment {
@@ -165,10 +174,7 @@ public struct ReservoirExperiment {
     }
 
     /// The binary mask m_i = ±1 of the N nodes.
-    public func mask() -> [Double] {
-        var random = Xoshiro256StarStar(seed: seed, stream: 200)
-        return (0..<loop.settings.nodes).map { _ in random.next() >> 63 == 1 ? 1 : -1 }
-    }
+    public func mask() -> [Double] { BinaryMask.values(count: loop.settings.nodes, seed: seed, stream: 200) }
 
     /// The reservoir states of `inputs` (one row of N per input).
     public func states(inputs: [Double], centre: Double, halfRange: Double) throws(LoopStopped) -> [Double] {

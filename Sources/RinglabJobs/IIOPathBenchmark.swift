@@ -30,7 +30,7 @@ public enum IIOPathBenchmark {
 
         // Throughput, lock-step server: iio_readdev and ringlab's client, same sizes, taking
         // turns three times (the best of each: the server's twin is the shared bottleneck).
-        let (server, uri) = try startServer(executable: executable, paced: false)
+        let (server, uri) = try ServedTwin.start(executable: executable, paced: false)
         defer { server.terminate() }
         let board = try IIOBoard.make(wiring: wiring, uri: uri, clock: ManualClock())
         var readdevRate = 0.0
@@ -61,7 +61,7 @@ public enum IIOPathBenchmark {
             stream.close()
         }
         // Training over the network against the paced twin: streamed time ÷ wall time.
-        let (pacedServer, pacedURI) = try startServer(executable: executable, paced: true)
+        let (pacedServer, pacedURI) = try ServedTwin.start(executable: executable, paced: true)
         defer { pacedServer.terminate() }
         let pacedBoard = try IIOBoard.make(wiring: wiring, uri: pacedURI, clock: MonotonicClock())
         var settings = ReservoirSettings(operatingPoint: wiring.operatingPoint!)
@@ -84,28 +84,5 @@ public enum IIOPathBenchmark {
             iio_readdev_status: readdevStatus, nodes: settings.nodes, training_utilization: utilization,
             training_deadline_misses: loop.statistics.deadlineMisses,
             training_stream_restarts: loop.statistics.streamRestarts)
-    }
-
-    /// Starts `ringlab twin serve --port 0 [--paced]`; returns the process and its URI.
-    static func startServer(executable: String, paced: Bool) throws -> (Process, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["twin", "serve", "--port", "0"] + (paced ? ["--paced"] : [])
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let range = text.range(of: "ip:127.0.0.1:[0-9]+", options: .regularExpression) else {
-            process.terminate()
-            throw UnsupportedBackend(description: "ringlab twin serve did not start: \(text)")
-        }
-        return (process, String(text[range]))
     }
 }

@@ -39,7 +39,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
 
-        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "sigma"] {
+        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "sigma", "samples_streamed", "device_seconds"] {
             #expect("\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")
         }
         let parameters = { (folder: String) throws -> [Double] in
@@ -60,6 +60,19 @@ import Testing
                 with: Data(contentsOf: URL(fileURLWithPath: broken + "/board.json"))) as? [String: Any]
         #expect((board?["board_file_sha256"] as? String)?.count == 64)
         #expect((board?["calibration_file"] as? String)?.contains("calibration/twin/default/") == true)
+    }
+
+    /// A readout run stopped after its checkpoint (the ridge fit and the evaluation done, no
+    /// summary yet) resumes without fitting again: the same figures and passes.
+    @Test func aReadoutRunResumedAfterItsCheckpointDoesNotFitAgain() throws {
+        let folder = temporaryFolder()
+        let arguments = ["train", "ring", "--mode", "readout", "--task", "moons", "--seed", "3", "--json"]
+        let whole = try CommandRunner.ringlabJSON(arguments + ["--run-dir", folder])
+        try FileManager.default.removeItem(atPath: folder + "/summary.json")
+        let resumed = try CommandRunner.ringlabJSON(["train", "resume", folder, "--json"])
+        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "samples_streamed", "device_seconds"] {
+            #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(whole[key] ?? "")", "\(key)")
+        }
     }
 
     @Test func sineSquareIsLearnedThroughTheFeedbackLoop() throws {

@@ -5,6 +5,7 @@ import ReservoirFiles
 import ReservoirHAL
 import ReservoirHardware
 import ReservoirTesting
+import RinglabJobs
 import Testing
 
 /// The per-period path through the libiio backend, against the twin served on 127.0.0.1
@@ -14,26 +15,12 @@ import Testing
 /// ringlab's code (libiio's own are counted apart, below).
 @Suite struct IIOAllocationTests {
     @Test func thePerPeriodPathThroughLibiioDoesNotAllocate() throws {
-        let server = Process()
-        let output = Pipe()
-        server.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
-        server.arguments = ["twin", "serve", "--port", "0"]
-        server.currentDirectoryURL = URL(fileURLWithPath: TwinFixtures.packageRoot)
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, uri) = try ServedTwin.start(
+            executable: CommandRunner.executablePath, paced: false, directory: TwinFixtures.packageRoot)
         defer {
             server.terminate()
             server.waitUntilExit()
         }
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty { break }
-            line.append(byte)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        let uri = try #require(text.range(of: "ip:127.0.0.1:[0-9]+", options: .regularExpression).map { String(text[$0]) })
         let wiring = try DataFile.loadBoard(TwinFixtures.packageRoot + "/hardware/boards/twin-net.yaml")
         #expect(wiring.gpio.interlock.iioAttribute != nil && wiring.gpio.trigger.iioAttribute != nil, "the roles must go through IIO attributes")
         let board = try IIOBoard.make(wiring: wiring, uri: uri, clock: ManualClock())
@@ -52,6 +39,7 @@ import Testing
         }
         let loop = try DriveLoop(board: hooked, settings: settings)
         _ = try runInputs(loop, (0..<700).map { Double($0 % 3) - 1 })
+        print("per-period path through libiio, 500 periods: \(counted.map(String.init) ?? "no count") allocations by ringlab, \(inLibiio) inside libiio")
         #expect(
             counted == 0,
             "\(counted.map(String.init) ?? "no count") allocations over 500 periods, the first from \(String(cString: firstCaller))")

@@ -231,7 +231,10 @@ public final class DriveLoop {
     var session: Session?
     /// The level last put on the board's heartbeat line.
     var heartbeatLevel = false
-    /// When the last evaluation ended (monotonic ns), across sessions.
+    /// When the last evaluation ended (monotonic ns), across sessions. Two clocks, on purpose:
+    /// the stream's schedule (deadlines, wake-ups) runs on the board's clock, which a lock-step
+    /// twin moves; what the host spends (compute per period, gaps between evaluations) is host
+    /// time, on CLOCK_MONOTONIC, whatever the board's clock does.
     var lastSegmentEnd: Int64?
 
     /// Range probe every this many periods (`rangeProbeInterval` of streamed time).

@@ -41,6 +41,8 @@ public final class RingModel: TrainingModel {
     let preWorkspace: NetworkWorkspace
     let readoutWorkspace: NetworkWorkspace
     private var checkpointIndex = 0
+    /// Evaluation periods streamed by the processes before this one (a resumed run).
+    private var earlierEvaluationPeriods = 0
     private var drive: [Double] = []
     private(set) var states: [Double] = []
     private var gradientScratch: [Double]
@@ -85,8 +87,7 @@ public final class RingModel: TrainingModel {
 
     /// The fixed ±1 mask of the classic reservoir, N × F, from the seed.
     public static func mask(nodes: Int, features: Int, seed: UInt64) -> [Double] {
-        var random = Xoshiro256StarStar(seed: seed, stream: 2_600)
-        return (0..<(nodes * features)).map { _ in random.next() >> 63 == 1 ? 1 : -1 }
+        BinaryMask.values(count: nodes * features, seed: seed, stream: 2_600)
     }
 
     public var label: RunLabel {
@@ -151,7 +152,7 @@ public final class RingModel: TrainingModel {
         summary.sigma = perturbation?.sigma
         summary.converter_utilization = statistics.utilizationAsPaced(periodNanoseconds: period)
         summary.samples_streamed = samplesStreamed
-        summary.device_seconds = Double(statistics.evaluationPeriods) * Double(period) / 1e9
+        summary.device_seconds = Double(earlierEvaluationPeriods + statistics.evaluationPeriods) * Double(period) / 1e9
     }
 
     /// The seed a simulated board restarts from at checkpoint `index`.
@@ -165,12 +166,16 @@ public final class RingModel: TrainingModel {
         var perturbation: PerturbationState?
         var readoutOptimizer: Optimizer?
         var checkpointIndex: Int
+        /// Device use so far, so that a resumed run's totals include the earlier process's.
+        var samplesStreamed: Int
+        var evaluationPeriods: Int
     }
 
     public var state: State {
         State(
             theta: theta, perturbation: perturbation?.state, readoutOptimizer: readout.optimizer,
-            checkpointIndex: checkpointIndex)
+            checkpointIndex: checkpointIndex, samplesStreamed: samplesStreamed,
+            evaluationPeriods: earlierEvaluationPeriods + loop.statistics.evaluationPeriods)
     }
 
     public func restore(_ state: State) throws {
@@ -181,6 +186,8 @@ public final class RingModel: TrainingModel {
         if let saved = state.perturbation { perturbation?.restore(saved, model: self) }
         readout.optimizer = state.readoutOptimizer
         checkpointIndex = state.checkpointIndex
+        samplesStreamed = state.samplesStreamed
+        earlierEvaluationPeriods = state.evaluationPeriods - loop.statistics.evaluationPeriods
     }
 
     /// Saves a checkpoint. The session closes around it and a simulated board restarts from a

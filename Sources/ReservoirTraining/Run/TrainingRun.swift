@@ -63,7 +63,9 @@ public final class TrainingRun<Model: TrainingModel> {
     /// Trains until the budget is spent; `progress` hears of every step and evaluation.
     public func run(progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingSummary {
         let started = Date()
-        forwardPasses += try model.begin(fresh: step == 0, progress: progress)
+        // Fresh: nothing restored (a model that trains in `begin`, as a ridge fit does, has
+        // step 0 at its checkpoint too).
+        forwardPasses += try model.begin(fresh: checkpointedAt < 0, progress: progress)
         defer { model.end() }
         let passesPerStep = model.passesPerStep
         let evaluationInterval = max(plan.budget / max(plan.evaluations, 1), passesPerStep)
