@@ -134,6 +134,35 @@ extension DenseNetwork {
         precondition(implementation.differentiates, "\(kernels) kernels have no backward pass: backprop runs on .blas")
         forward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace)
         let value = outputLoss(batch: batch, workspace: workspace, writeDelta: true)
+        backward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace, gradient: gradient)
+        return value
+    }
+
+    /// The chain rule through the network for a gradient given at its outputs: with
+    /// `outputGradient` = ∂L/∂y (count × output width, y the last layer's outputs, whose
+    /// activation must be identity), writes ∂L/∂θ into `gradient`. For a black box downstream
+    /// whose ∂L/∂y was estimated from its forward passes (drive-space perturbation).
+    public func gradient(
+        parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>, count: Int,
+        outputGradient: UnsafeBufferPointer<Double>, workspace: NetworkWorkspace,
+        gradient: UnsafeMutableBufferPointer<Double>
+    ) {
+        precondition(activations.last == .identity, "the output gradient is taken before an identity activation")
+        precondition(kernels.implementation.differentiates, "\(kernels) kernels have no backward pass")
+        precondition(outputGradient.count == count * widths[widths.count - 1])
+        forward(parameters: parameters, inputs: inputs, count: count, workspace: workspace)
+        let delta = workspace.deltas[widths.count - 1]
+        for index in outputGradient.indices { delta[index] = outputGradient[index] }
+        backward(parameters: parameters, inputs: inputs, count: count, workspace: workspace, gradient: gradient)
+    }
+
+    /// Back-propagates the deltas of the last layer (in `workspace.deltas`) into `gradient`.
+    private func backward(
+        parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>, count: Int,
+        workspace: NetworkWorkspace, gradient: UnsafeMutableBufferPointer<Double>
+    ) {
+        let implementation = kernels.implementation
+        let batch = (inputs: inputs, count: count)
         for index in gradient.indices { gradient[index] = 0 }
         for layer in stride(from: widths.count - 2, through: 0, by: -1) {
             let inWidth = widths[layer]
@@ -160,7 +189,6 @@ extension DenseNetwork {
                 for i in 0..<inWidth { p[i] *= previousActivation.derivative(output: a[i]) }
             }
         }
-        return value
     }
 
     /// Predicted classes of the outputs in `workspace` (argmax per sample).

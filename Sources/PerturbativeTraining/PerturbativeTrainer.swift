@@ -57,6 +57,17 @@ public struct StepRecord: Sendable, Codable, Equatable {
     public var gradientNorm: Double
     public var learningRate: Double
     public var accepted: Bool
+
+    public init(
+        step: Int, differences: [Double], loss: Double, gradientNorm: Double, learningRate: Double, accepted: Bool
+    ) {
+        self.step = step
+        self.differences = differences
+        self.loss = loss
+        self.gradientNorm = gradientNorm
+        self.learningRate = learningRate
+        self.accepted = accepted
+    }
 }
 
 /// Trains a parameter vector by forward passes only. Knows nothing of networks: an objective

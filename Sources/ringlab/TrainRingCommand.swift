@@ -12,6 +12,8 @@ struct TrainRingCommand: ParsableCommand {
     @Option(name: .long, help: "digits, moons, sine-square, narma10 or csv:PATH.") var task = RingSettings().task
     @Option(name: .long, help: "pgt-hybrid, pgt or readout (the fixed mask, ridge readouts).") var mode = RingSettings().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (pgt, pgt-hybrid).") var budget: Int?
+    @Option(name: .long, help: "parameters (PGT over the pre-layer) or drive (the N drives, chain rule upstream; pgt-hybrid).")
+    var perturb: String?
     @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
     var batch: Int?
     @Option(name: .long, parsing: .unconditional, help: "σ in drive units (default: calibrated on the board).") var sigma: Double?
@@ -48,6 +50,16 @@ struct TrainRingCommand: ParsableCommand {
             throw ValidationError("--task must be digits, moons, sine-square, narma10 or csv:PATH; found \(task)")
         }
         let sequence = task == "sine-square" || task == "narma10"
+        if let perturb {
+            guard let value = RingSettings.Perturbation(rawValue: perturb) else {
+                throw ValidationError("--perturb must be parameters or drive; found \(perturb)")
+            }
+            try refuse(mode != .pgtHybrid, "--perturb", "to --mode \(mode.rawValue) (pgt-hybrid chooses where its perturbation lives)")
+            if value == .drive {
+                try refuse(sequence, "--perturb", "as drive to a sequence task (a drive moves later rows' states)")
+                try refuse(perSample != nil, "--per-sample/--no-per-sample", "with --perturb drive (one drive direction per sample, always)")
+            }
+        }
         if mode == .readout {
             for (given, name) in [
                 (budget != nil, "--budget"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
@@ -68,6 +80,7 @@ struct TrainRingCommand: ParsableCommand {
         var settings = RingSettings()
         settings.task = task
         settings.mode = RingSettings.Mode(rawValue: mode)!
+        if let perturb { settings.perturbation = RingSettings.Perturbation(rawValue: perturb)! }
         if let budget { settings.budget = budget }
         if let batch { settings.batch = batch }
         settings.seed = common.seed

@@ -86,3 +86,48 @@ import Testing
         }
     }
 }
+
+@Suite struct OutputGradientTests {
+    /// ∂L/∂θ from a given ∂L/∂y (the chain rule `DrivePerturbation` uses) against central finite
+    /// differences of L = Σ_s g_s·y_s(θ), a linear functional of the outputs whose gradient at
+    /// the outputs is exactly g.
+    @Test func theChainRuleFromGivenOutputGradientsMatchesFiniteDifferences() {
+        let network = DenseNetwork(widths: [4, 6, 3], activations: [.tanh, .identity], loss: .squaredError)
+        let count = 5
+        var random = Xoshiro256StarStar(seed: 21, stream: 3)
+        let theta = network.initialParameters(seed: 4).map { $0 * 1.3 }
+        let inputs = (0..<(count * 4)).map { _ in 2 * random.nextUnitInterval() - 1 }
+        let g = (0..<(count * 3)).map { _ in random.nextUnitInterval() - 0.5 }
+        let workspace = NetworkWorkspace(network: network, capacity: count)
+        func functional(_ parameters: [Double]) -> Double {
+            parameters.withUnsafeBufferPointer { p in
+                inputs.withUnsafeBufferPointer { x in
+                    network.forward(parameters: p, inputs: x, count: count, workspace: workspace)
+                    let y = workspace.outputs(count: count)
+                    return (0..<(count * 3)).reduce(0.0) { $0 + g[$1] * y[$1] }
+                }
+            }
+        }
+        var gradient = [Double](repeating: 0, count: network.parameterCount)
+        theta.withUnsafeBufferPointer { p in
+            inputs.withUnsafeBufferPointer { x in
+                g.withUnsafeBufferPointer { outputGradient in
+                    gradient.withUnsafeMutableBufferPointer { result in
+                        network.gradient(
+                            parameters: p, inputs: x, count: count, outputGradient: outputGradient,
+                            workspace: workspace, gradient: result)
+                    }
+                }
+            }
+        }
+        let h = 1e-6
+        for index in 0..<network.parameterCount {
+            var plus = theta
+            var minus = theta
+            plus[index] += h
+            minus[index] -= h
+            let numeric = (functional(plus) - functional(minus)) / (2 * h)
+            #expect(abs(gradient[index] - numeric) < 1e-7, "parameter \(index): \(gradient[index]) against \(numeric)")
+        }
+    }
+}

@@ -97,9 +97,11 @@ extension RingModel {
         let readoutCount = (nodes + 1) * task.outputCount
         switch settings.mode {
         case .pgtHybrid:
+            let perturbation: any RingPerturbation =
+                settings.perturbation == .drive
+                ? DrivePerturbation(settings: settings) : ParameterPerturbation(settings: settings, task: task)
             self.init(
-                loop: loop, task: task, settings: settings,
-                perturbation: ParameterPerturbation(settings: settings, task: task),
+                loop: loop, task: task, settings: settings, perturbation: perturbation,
                 readout: ExactGradientReadout(
                     learningRate: settings.readoutLearningRate, weightDecay: settings.readoutWeightDecay,
                     parameterCount: readoutCount))

@@ -13,8 +13,17 @@ public struct RingSettings: Sendable, Codable, Equatable {
         case readout
     }
 
+    /// Where the pre-layer's perturbation lives (`RingPerturbation`).
+    public enum Perturbation: String, Sendable, Codable, CaseIterable {
+        /// θ of the pre-layer (`ParameterPerturbation`; the default).
+        case parameters
+        /// The N drives the pre-layer produces, the chain rule upstream (`DrivePerturbation`).
+        case drive
+    }
+
     public var task = "digits"
     public var mode = Mode.pgtHybrid
+    public var perturbation = Perturbation.parameters
     /// Forward passes to spend (each streams one mini-batch through the ring). 10,000 takes
     /// sine-square to 1.000 / 0.998 / 1.000 for seeds 1–3 (docs/results.md; 2,000 leaves seed 3
     /// at 0.975, too near the 0.97 target).
