@@ -31,13 +31,14 @@ public enum ProgressLines {
                             remaining(fraction)))
             case .evaluation(let evaluation):
                 let fraction = budget > 0 ? Double(evaluation.forwardPasses) / Double(budget) : 1
+                let device = evaluation.deviceSeconds.map { String(format: "  device %.1f s", $0) } ?? ""
                 write(
                     (terminal ? "\r" : "")
                         + String(
-                            format: "train: %5.1f%%  step %d  passes %d  loss %.4f  train %@ %.4f  test %@ %.4f  ETA %.0f s\n",
-                            100 * min(fraction, 1), evaluation.step, evaluation.forwardPasses, evaluation.trainLoss,
-                            metric.rawValue, evaluation.trainMetric, metric.rawValue, evaluation.testMetric,
-                            remaining(fraction)))
+                            format: "train: %5.1f%%  step %d  passes %d%@  loss %.4f  train %@ %.4f  test %@ %.4f  ETA %.0f s\n",
+                            100 * min(fraction, 1), evaluation.step, evaluation.forwardPasses, device,
+                            evaluation.trainLoss, metric.rawValue, evaluation.trainMetric, metric.rawValue,
+                            evaluation.testMetric, remaining(fraction)))
             }
         }
     }

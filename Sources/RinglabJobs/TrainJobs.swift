@@ -64,9 +64,15 @@ public enum TrainJobs {
         var settings = settings
         let folder = try directory.map { try RunDirectory(path: $0) }
         let (loop, identity) = try ringLoop(for: &settings, chooseFeedback: true, feedback: feedback)
+        let task = try ringTask(settings)
+        if let seconds = settings.deviceSeconds {
+            let period = Double(loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds) / 1e9
+            settings.budget = settings.passes(
+                forDeviceSeconds: seconds, delayPeriods: loop.delayPeriods, periodSeconds: period,
+                sequence: task.isSequence)
+        }
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
         try folder?.saveRecord(identity, named: "board.json")
-        let task = try ringTask(settings)
         let run = TrainingRun(model: RingModel(loop: loop, task: task, settings: settings), plan: settings.plan, directory: folder)
         return try run.run(progress: progress)
     }

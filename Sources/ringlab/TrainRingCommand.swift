@@ -12,6 +12,10 @@ struct TrainRingCommand: ParsableCommand {
     @Option(name: .long, help: "digits, moons, sine-square, narma10 or csv:PATH.") var task = RingSettings().task
     @Option(name: .long, help: "pgt-hybrid, pgt or readout (the fixed mask, ridge readouts).") var mode = RingSettings().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (pgt, pgt-hybrid).") var budget: Int?
+    @Option(
+        name: .customLong("device-seconds"), parsing: .unconditional,
+        help: "Budget in seconds of training drive on the board instead of passes (pgt, pgt-hybrid).")
+    var deviceSeconds: Double?
     @Option(name: .long, help: "parameters (PGT over the pre-layer) or drive (the N drives, chain rule upstream; pgt-hybrid).")
     var perturb: String?
     @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
@@ -36,6 +40,7 @@ struct TrainRingCommand: ParsableCommand {
     func validate() throws {
         for option in [
             NumericOption("--budget", budget.map(Double.init), 2...1e9),
+            NumericOption("--device-seconds", deviceSeconds, 0.001...1e7),
             NumericOption("--batch", batch.map(Double.init), 1...1e6), NumericOption("--sigma", sigma, 1e-12...10),
             NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
             NumericOption("--weight-decay", weightDecay, 0...1e6),
@@ -60,9 +65,10 @@ struct TrainRingCommand: ParsableCommand {
                 try refuse(perSample != nil, "--per-sample/--no-per-sample", "with --perturb drive (one drive direction per sample, always)")
             }
         }
+        try refuse(budget != nil && deviceSeconds != nil, "--device-seconds", "with --budget (one budget, please)")
         if mode == .readout {
             for (given, name) in [
-                (budget != nil, "--budget"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
+                (budget != nil, "--budget"), (deviceSeconds != nil, "--device-seconds"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
                 (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"), (perSample != nil, "--per-sample/--no-per-sample"),
             ] { try refuse(given, name, "to --mode readout (the pre-layer stays the fixed mask; the readout is a ridge fit)") }
         }
@@ -82,6 +88,7 @@ struct TrainRingCommand: ParsableCommand {
         settings.mode = RingSettings.Mode(rawValue: mode)!
         if let perturb { settings.perturbation = RingSettings.Perturbation(rawValue: perturb)! }
         if let budget { settings.budget = budget }
+        settings.deviceSeconds = deviceSeconds
         if let batch { settings.batch = batch }
         settings.seed = common.seed
         settings.board = board

@@ -75,6 +75,19 @@ import Testing
         }
     }
 
+    /// A budget in device seconds: the training drive it buys (plus σ calibration's 18 passes
+    /// and the range probes) is what the summary reports, apart from the evaluations'.
+    @Test func aDeviceSecondsBudgetSpendsThatMuchTrainingDrive() throws {
+        let summary = try CommandRunner.ringlabJSON([
+            "train", "ring", "--task", "moons", "--device-seconds", "3", "--perturb", "drive", "--json",
+        ])
+        let training = try #require(summary["device_seconds_training"] as? Double)
+        let evaluation = try #require(summary["device_seconds_evaluation"] as? Double)
+        let total = try #require(summary["device_seconds"] as? Double)
+        #expect(training >= 2.9 && training < 3 + 18 * 0.032 + 0.2, "training drive \(training) s")
+        #expect(abs(training + evaluation - total) < 1e-9 && evaluation > 0)
+    }
+
     @Test func sineSquareIsLearnedThroughTheFeedbackLoop() throws {
         let summary = try CommandRunner.ringlabJSON([
             "train", "ring", "--task", "sine-square", "--budget", "1000", "--json",

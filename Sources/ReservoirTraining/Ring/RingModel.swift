@@ -43,6 +43,9 @@ public final class RingModel: TrainingModel {
     private var checkpointIndex = 0
     /// Evaluation periods streamed by the processes before this one (a resumed run).
     private var earlierEvaluationPeriods = 0
+    /// Evaluation periods streamed by measurements (on both splits), across the run.
+    private var measurementPeriods = 0
+    private var measuring = false
     private var drive: [Double] = []
     private(set) var states: [Double] = []
     private var gradientScratch: [Double]
@@ -153,6 +156,8 @@ public final class RingModel: TrainingModel {
         summary.converter_utilization = statistics.utilizationAsPaced(periodNanoseconds: period)
         summary.samples_streamed = samplesStreamed
         summary.device_seconds = Double(earlierEvaluationPeriods + statistics.evaluationPeriods) * Double(period) / 1e9
+        summary.device_seconds_training = deviceSeconds
+        summary.device_seconds_evaluation = Double(measurementPeriods) * Double(period) / 1e9
     }
 
     /// The seed a simulated board restarts from at checkpoint `index`.
@@ -169,13 +174,15 @@ public final class RingModel: TrainingModel {
         /// Device use so far, so that a resumed run's totals include the earlier process's.
         var samplesStreamed: Int
         var evaluationPeriods: Int
+        var measurementPeriods: Int
     }
 
     public var state: State {
         State(
             theta: theta, perturbation: perturbation?.state, readoutOptimizer: readout.optimizer,
             checkpointIndex: checkpointIndex, samplesStreamed: samplesStreamed,
-            evaluationPeriods: earlierEvaluationPeriods + loop.statistics.evaluationPeriods)
+            evaluationPeriods: earlierEvaluationPeriods + loop.statistics.evaluationPeriods,
+            measurementPeriods: measurementPeriods)
     }
 
     public func restore(_ state: State) throws {
@@ -187,6 +194,7 @@ public final class RingModel: TrainingModel {
         readout.optimizer = state.readoutOptimizer
         checkpointIndex = state.checkpointIndex
         samplesStreamed = state.samplesStreamed
+        measurementPeriods = state.measurementPeriods
         earlierEvaluationPeriods = state.evaluationPeriods - loop.statistics.evaluationPeriods
     }
 
@@ -206,7 +214,27 @@ public final class RingModel: TrainingModel {
 
     /// Loss and metric (accuracy, or NRMSE) of θ on the training and the test rows.
     public func measure() throws -> (train: SplitMeasurement, test: SplitMeasurement) {
-        (try measure(test: false), try measure(test: true))
+        measuring = true
+        defer { measuring = false }
+        return (try measure(test: false), try measure(test: true))
+    }
+
+    /// Seconds of one drive period on the board.
+    var periodSeconds: Double {
+        Double(loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds) / 1e9
+    }
+
+    /// Device seconds spent training so far (all streamed evaluation periods but the
+    /// measurements'), this process and the ones it resumed.
+    public var deviceSeconds: Double? {
+        Double(earlierEvaluationPeriods + loop.statistics.evaluationPeriods - measurementPeriods) * periodSeconds
+    }
+
+    /// Device seconds one training pass streams: its rows (a batch, plus a sequence's washout),
+    /// each held D periods, R shots. (The range probes add 36 periods per 30 s of stream.)
+    public var deviceSecondsPerPass: Double {
+        let rows = settings.batch + (task.isSequence ? settings.washout : 0)
+        return Double(rows * loop.delayPeriods * loop.settings.shots) * periodSeconds
     }
 
     func measure(test: Bool) throws -> SplitMeasurement {
@@ -312,12 +340,14 @@ public final class RingModel: TrainingModel {
     /// Streams `evaluations` × `count` drive rows through the loop into `states`.
     func stream(_ allDrive: UnsafeMutableBufferPointer<Double>, count: Int, evaluations: Int) throws {
         let size = evaluations * count * loop.settings.nodes
+        let periodsBefore = loop.statistics.evaluationPeriods
         try states.withUnsafeMutableBufferPointer { allStates in
             try loop.evaluate(
                 drive: UnsafeBufferPointer(rebasing: allDrive[0..<size]), inputCount: count,
                 evaluationCount: evaluations, states: UnsafeMutableBufferPointer(rebasing: allStates[0..<size]))
         }
         samplesStreamed += evaluations * count
+        if measuring { measurementPeriods += loop.statistics.evaluationPeriods - periodsBefore }
     }
 
     /// The readout's mean loss on `states` (its outputs stay in the workspace); with

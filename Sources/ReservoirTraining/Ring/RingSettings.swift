@@ -28,6 +28,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// sine-square to 1.000 / 0.998 / 1.000 for seeds 1–3 (docs/results.md; 2,000 leaves seed 3
     /// at 0.975, too near the 0.97 target).
     public var budget = 10_000
+    /// A budget in training device seconds instead of passes (`--device-seconds`): the job sets
+    /// `budget` from it once the board's period is known (`passes(forDeviceSeconds:…)`).
+    public var deviceSeconds: Double?
     /// Samples per mini-batch, or scored rows of a sequence window.
     public var batch = 32
     /// Unscored rows streamed before a sequence window (the feedback's memory fills up).
@@ -72,6 +75,17 @@ public struct RingSettings: Sendable, Codable, Equatable {
 
     public var plan: TrainingPlan {
         TrainingPlan(budget: mode == .readout ? 0 : budget, evaluations: evaluations, checkpoints: evaluations)
+    }
+
+    /// The passes that stream `seconds` of training drive: a pass streams its rows (the batch,
+    /// plus the washout of a sequence window), each held `delayPeriods` periods, `shots` times.
+    /// σ calibration, a warm start and the range probes come on top (the summary reports what
+    /// was spent).
+    public func passes(forDeviceSeconds seconds: Double, delayPeriods: Int, periodSeconds: Double, sequence: Bool)
+        -> Int
+    {
+        let perPass = Double((batch + (sequence ? washout : 0)) * delayPeriods * shots) * periodSeconds
+        return max(Int(seconds / perPass), 2)
     }
 
     /// The feedback a task runs at by default: 0 for independent samples (one sample's state

@@ -27,14 +27,19 @@ public struct Evaluation: Sendable, Codable, Equatable {
     public var trainMetric: Double
     public var testLoss: Double
     public var testMetric: Double
+    /// Device seconds spent training up to this evaluation (models on a device).
+    public var deviceSeconds: Double?
 
-    public init(step: Int, forwardPasses: Int, train: SplitMeasurement, test: SplitMeasurement) {
+    public init(
+        step: Int, forwardPasses: Int, train: SplitMeasurement, test: SplitMeasurement, deviceSeconds: Double? = nil
+    ) {
         self.step = step
         self.forwardPasses = forwardPasses
         trainLoss = train.loss
         trainMetric = train.metric
         testLoss = test.loss
         testMetric = test.metric
+        self.deviceSeconds = deviceSeconds
     }
 }
 
@@ -87,6 +92,10 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     /// (samples ÷ sample rate), summed over the run.
     public var samples_streamed: Int?
     public var device_seconds: Double?
+    /// Of `device_seconds`: the training passes (σ calibration and warm start included), and
+    /// the measurements on both splits.
+    public var device_seconds_training: Double?
+    public var device_seconds_evaluation: Double?
 
     public init(label: RunLabel, metric: Metric, forwardPasses: Int, steps: Int, final: Evaluation, seconds: Double) {
         model = label.model
@@ -143,6 +152,8 @@ public protocol TrainingModel: AnyObject {
     func checkpoint(_ save: (State) throws -> Void) throws
     /// Adds the model's own figures to the run's summary.
     func complete(_ summary: inout TrainingSummary)
+    /// Device seconds spent training so far (nil: the model runs on no device).
+    var deviceSeconds: Double? { get }
 }
 
 extension TrainingModel {
@@ -150,4 +161,5 @@ extension TrainingModel {
     public func end() {}
     public func checkpoint(_ save: (State) throws -> Void) throws { try save(state) }
     public func complete(_ summary: inout TrainingSummary) {}
+    public var deviceSeconds: Double? { nil }
 }

@@ -104,8 +104,10 @@ public final class TrainingRun<Model: TrainingModel> {
     }
 
     private func evaluate() throws -> Evaluation {
+        let deviceSeconds = model.deviceSeconds
         let (train, test) = try model.measure()
-        let evaluation = Evaluation(step: step, forwardPasses: forwardPasses, train: train, test: test)
+        let evaluation = Evaluation(
+            step: step, forwardPasses: forwardPasses, train: train, test: test, deviceSeconds: deviceSeconds)
         evaluations.append(evaluation)
         try directory?.appendEvaluation(evaluation)
         return evaluation
