@@ -75,6 +75,31 @@ import Testing
         }
     }
 
+    /// Drive-space training killed with SIGKILL after a checkpoint and resumed ends as the
+    /// uninterrupted run does (θ, the strategy's Adam and step are in the checkpoint).
+    @Test func aDriveSpaceRunKilledAndResumedEndsLikeAnUninterruptedOne() throws {
+        let arguments = [
+            "train", "ring", "--task", "digits", "--perturb", "drive", "--budget", "3000", "--nodes", "30", "--seed", "4",
+            "--json",
+        ]
+        let whole = temporaryFolder()
+        let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
+        let broken = temporaryFolder()
+        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: broken + "/checkpoint.json"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(process.isRunning, "the run ended before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
+        let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
+        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "device_seconds_training"] {
+            #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")
+        }
+    }
+
     /// A budget in device seconds: the training drive it buys (plus σ calibration's 18 passes
     /// and the range probes) is what the summary reports, apart from the evaluations'.
     @Test func aDeviceSecondsBudgetSpendsThatMuchTrainingDrive() throws {

@@ -74,20 +74,9 @@ public final class DrivePerturbation: RingPerturbation {
                     readoutGradient: readoutGradient)
             }
         }
-        var differences: [Double] = []
-        differences.reserveCapacity(count)
-        var total = 0.0
-        for sample in 0..<count {
-            let first = losses[sample]
-            let second = losses[count + sample]
-            let (plus, minus) = plusFirst ? (first, second) : (second, first)
-            let c = (plus - minus) / (2 * sigma)
-            differences.append(c)
-            total += plus + minus
-            for node in 0..<nodes {
-                driveGradient[sample * nodes + node] = c * directions[sample * nodes + node] / Double(count)
-            }
-        }
+        let (differences, total) = Self.estimate(
+            losses: losses, plusFirst: plusFirst, directions: directions, sigma: sigma, count: count, nodes: nodes,
+            into: &driveGradient)
         let preCount = model.preCount
         try model.theta.withUnsafeMutableBufferPointer { theta in
             try rows.inputs.withUnsafeBufferPointer { x in
@@ -117,6 +106,31 @@ public final class DrivePerturbation: RingPerturbation {
             learningRate: rate, accepted: true)
         step += 1
         return record
+    }
+
+    /// The drive-space estimate from a pair of passes: `losses` holds the B first-pass then the
+    /// B second-pass per-sample losses (the first is + when `plusFirst`); writes
+    /// ĝ_s/B = c_s·z_s/B (count × `nodes`, the batch mean's gradient over each sample's drives)
+    /// into `gradient` and returns the c_s and the sum of all 2B losses.
+    public static func estimate(
+        losses: [Double], plusFirst: Bool, directions: [Double], sigma: Double, count: Int, nodes: Int,
+        into gradient: inout [Double]
+    ) -> (differences: [Double], lossSum: Double) {
+        var differences: [Double] = []
+        differences.reserveCapacity(count)
+        var total = 0.0
+        for sample in 0..<count {
+            let first = losses[sample]
+            let second = losses[count + sample]
+            let (plus, minus) = plusFirst ? (first, second) : (second, first)
+            let c = (plus - minus) / (2 * sigma)
+            differences.append(c)
+            total += plus + minus
+            for node in 0..<nodes {
+                gradient[sample * nodes + node] = c * directions[sample * nodes + node] / Double(count)
+            }
+        }
+        return (differences, total)
     }
 
     public var state: PerturbationState {
