@@ -86,7 +86,7 @@ struct TrainResumeCommand: ParsableCommand {
         try runTraining(folder: folder, json: json) {
             let configuration = try RunDirectory(resuming: folder).loadConfiguration(RunConfiguration.self)
             let budget = configuration.mlp?.budget ?? configuration.ring?.budget ?? 0
-            let metric: Metric = configuration.ring?.task == "narma10" ? .nrmse : .accuracy
+            let metric = configuration.ring?.metric ?? .accuracy
             return try TrainJobs.resume(
                 folder, threads: threads, progress: ProgressLines.training(budget: budget, metric: metric))
         }

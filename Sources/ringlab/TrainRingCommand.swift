@@ -109,7 +109,7 @@ struct TrainRingCommand: ParsableCommand {
             try TrainJobs.ring(
                 settings, feedback: feedback, directory: common.runDirectory,
                 progress: ProgressLines.training(
-                    budget: settings.plan.budget, metric: settings.task == "narma10" ? .nrmse : .accuracy))
+                    budget: settings.plan.budget, metric: settings.metric))
         }
     }
 }

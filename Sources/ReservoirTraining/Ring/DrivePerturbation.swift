@@ -134,7 +134,7 @@ public final class DrivePerturbation: RingPerturbation {
     }
 
     public var state: PerturbationState {
-        PerturbationState(parameters: [], optimizer: optimizer, step: step, sigma: sigma)
+        PerturbationState(optimizer: optimizer, step: step, sigma: sigma)
     }
 
     public func restore(_ state: PerturbationState, model: RingModel) {

@@ -33,26 +33,41 @@ extension RingModel {
                     try stream(allDrive, count: count, evaluations: 2)
                 }
             }
-            let outputs = task.outputCount
             try states.withUnsafeBufferPointer { s in
                 try rows.labels.withUnsafeBufferPointer { labels in
                     try rows.targets.withUnsafeBufferPointer { targets in
                         for pass in 0..<2 {
-                            _ = try readoutLoss(
-                                UnsafeBufferPointer(rebasing: p[preCount...]),
-                                states: UnsafeBufferPointer(start: s.baseAddress! + pass * count * nodes, count: count * nodes),
-                                labels: labels, targets: targets, accumulating: readoutGradient,
+                            try passLosses(
+                                pass: pass, states: s, readout: UnsafeBufferPointer(rebasing: p[preCount...]),
+                                labels: labels, targets: targets, values: values, readoutGradient: readoutGradient,
                                 gradientNanoseconds: &gradientNanoseconds)
-                            let z = readoutWorkspace.outputs(count: count)
-                            for sample in 0..<count {
-                                values[pass * count + sample] = readoutNetwork.loss.sampleLoss(
-                                    UnsafeBufferPointer(rebasing: z[(sample * outputs)..<((sample + 1) * outputs)]),
-                                    label: labels[sample], target: targets[sample])
-                            }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Per-sample losses of pass `pass` of a ± pair (its `values.count / 2` rows, all scored,
+    /// starting at that pass's block of `states`) under the shared readout, into that pass's half
+    /// of `values`; with `readoutGradient`, the pass's exact readout gradient is added.
+    func passLosses(
+        pass: Int, states: UnsafeBufferPointer<Double>, readout: UnsafeBufferPointer<Double>,
+        labels: UnsafeBufferPointer<Int>, targets: UnsafeBufferPointer<Double>,
+        values: UnsafeMutableBufferPointer<Double>, readoutGradient: UnsafeMutableBufferPointer<Double>?,
+        gradientNanoseconds: inout Int64
+    ) throws {
+        let count = values.count / 2
+        let nodes = loop.settings.nodes
+        let outputs = task.outputCount
+        _ = try readoutLoss(
+            readout, states: UnsafeBufferPointer(start: states.baseAddress! + pass * count * nodes, count: count * nodes),
+            labels: labels, targets: targets, accumulating: readoutGradient, gradientNanoseconds: &gradientNanoseconds)
+        let z = readoutWorkspace.outputs(count: count)
+        for sample in 0..<count {
+            values[pass * count + sample] = readoutNetwork.loss.sampleLoss(
+                UnsafeBufferPointer(rebasing: z[(sample * outputs)..<((sample + 1) * outputs)]), label: labels[sample],
+                target: targets[sample])
         }
     }
 

@@ -65,11 +65,10 @@ extension RingModel {
                                     record(UnsafeBufferPointer(rebasing: o[0..<(count * outputs)]))
                                 }
                             } else {
-                                _ = try readoutLoss(
-                                    UnsafeBufferPointer(rebasing: p[preCount...]), states: passStates, labels: labels,
-                                    targets: targets, accumulating: readoutGradient,
+                                try passLosses(
+                                    pass: pass, states: s, readout: UnsafeBufferPointer(rebasing: p[preCount...]),
+                                    labels: labels, targets: targets, values: values, readoutGradient: readoutGradient,
                                     gradientNanoseconds: &gradientNanoseconds)
-                                record(readoutWorkspace.outputs(count: count))
                             }
                         }
                     }

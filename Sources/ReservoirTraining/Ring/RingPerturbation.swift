@@ -1,15 +1,13 @@
 import Foundation
 import PerturbativeTraining
 
-/// What a checkpoint keeps of a perturbation strategy.
+/// What a checkpoint keeps of a perturbation strategy (θ itself is the model's).
 public struct PerturbationState: Codable, Sendable {
-    public var parameters: [Double]
     public var optimizer: Optimizer
     public var step: Int
     public var sigma: Double
 
-    public init(parameters: [Double], optimizer: Optimizer, step: Int, sigma: Double) {
-        self.parameters = parameters
+    public init(optimizer: Optimizer, step: Int, sigma: Double) {
         self.optimizer = optimizer
         self.step = step
         self.sigma = sigma
@@ -36,6 +34,7 @@ public protocol RingPerturbation: AnyObject {
     func step(model: RingModel, rows: StreamRows, readoutGradient: UnsafeMutableBufferPointer<Double>?) throws
         -> StepRecord
     var state: PerturbationState { get }
+    /// Continues from a checkpoint's `state`; the model's θ is restored already.
     func restore(_ state: PerturbationState, model: RingModel)
 }
 
@@ -136,13 +135,13 @@ public final class ParameterPerturbation: RingPerturbation {
     }
 
     public var state: PerturbationState {
-        PerturbationState(
-            parameters: trainer.parameters, optimizer: trainer.optimizer, step: trainer.step, sigma: sigma)
+        PerturbationState(optimizer: trainer.optimizer, step: trainer.step, sigma: sigma)
     }
 
     public func restore(_ state: PerturbationState, model: RingModel) {
         sigma = state.sigma
-        makeTrainer(state.parameters)
-        trainer.restore(parameters: state.parameters, optimizer: state.optimizer, step: state.step)
+        let parameters = Array(model.theta[0..<model.perturbedWidth])
+        makeTrainer(parameters)
+        trainer.restore(parameters: parameters, optimizer: state.optimizer, step: state.step)
     }
 }

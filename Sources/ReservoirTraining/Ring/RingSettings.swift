@@ -73,6 +73,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// What the task's evaluations report (NARMA10 is the one regression task).
+    public var metric: Metric { task == "narma10" ? .nrmse : .accuracy }
+
     public var plan: TrainingPlan {
         TrainingPlan(budget: mode == .readout ? 0 : budget, evaluations: evaluations, checkpoints: evaluations)
     }
