@@ -40,6 +40,30 @@ public enum CommandRunner {
         return process
     }
 
+    /// What killing a run part-way left: whether it was still running when the signal was
+    /// sent, whether the signal ended it, and whether it had finished (summary.json) anyway.
+    public struct Kill: Sendable {
+        public var wasRunning: Bool
+        public var endedBySignal: Bool
+        public var finished: Bool
+    }
+
+    /// Starts the training run `arguments` in `folder` (`--run-dir`) and kills it with SIGKILL
+    /// as soon as its first checkpoint is on disk (within 60 s): a kill that lands mid-run.
+    public static func killAfterFirstCheckpoint(_ arguments: [String], folder: String) throws -> Kill {
+        let process = try start(arguments + ["--run-dir", folder])
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: folder + "/checkpoint.json"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let wasRunning = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return Kill(
+            wasRunning: wasRunning, endedBySignal: process.terminationReason == .uncaughtSignal,
+            finished: FileManager.default.fileExists(atPath: folder + "/summary.json"))
+    }
+
     /// Runs `ringlab arguments…` from the package root and waits for it.
     public static func ringlab(_ arguments: [String]) throws -> Outcome {
         let process = Process()

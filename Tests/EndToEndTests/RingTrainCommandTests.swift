@@ -26,17 +26,8 @@ import Testing
 
         // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
         let broken = temporaryFolder()
-        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
-        // Kill after a checkpoint or two (one every 600 passes) and well before the end.
-        let checkpoint = broken + "/checkpoint.json"
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: checkpoint), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        Thread.sleep(forTimeInterval: 0.5)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
+        let kill = try CommandRunner.killAfterFirstCheckpoint(arguments, folder: broken)
+        #expect(kill.wasRunning && kill.endedBySignal && !kill.finished, "the kill must land mid-run: \(kill)")
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
 
         for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "sigma", "samples_streamed", "device_seconds"] {
@@ -85,15 +76,8 @@ import Testing
         let whole = temporaryFolder()
         let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
         let broken = temporaryFolder()
-        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: broken + "/checkpoint.json"), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        #expect(process.isRunning, "the run ended before it could be killed")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "the run ended before the kill")
+        let kill = try CommandRunner.killAfterFirstCheckpoint(arguments, folder: broken)
+        #expect(kill.wasRunning && kill.endedBySignal && !kill.finished, "the kill must land mid-run: \(kill)")
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
         for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "device_seconds_training"] {
             #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")

@@ -12,17 +12,8 @@ import Testing
 
         // The same run, killed with SIGKILL part-way (no chance to clean up), then resumed.
         let broken = temporaryFolder()
-        let process = try CommandRunner.start(arguments + ["--run-dir", broken])
-        // Killed once it has checkpointed and while it still runs: the kill must land mid-run.
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: broken + "/checkpoint.json"), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(process.isRunning, "the run ended before it could be killed")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
-        #expect(!FileManager.default.fileExists(atPath: broken + "/summary.json"), "killed after it finished")
+        let kill = try CommandRunner.killAfterFirstCheckpoint(arguments, folder: broken)
+        #expect(kill.wasRunning && kill.endedBySignal && !kill.finished, "the kill must land mid-run: \(kill)")
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
 
         #expect(resumed["test_accuracy"] as? Double == uninterrupted["test_accuracy"] as? Double)
