@@ -4,7 +4,8 @@ import ReservoirTraining
 /// A training run's progress on stderr: the σ calibration, a line per evaluation and, on a
 /// terminal, a bar updated at most twice a second.
 public enum ProgressLines {
-    public static func training(budget: Int, metric: Metric) -> (TrainingProgress) -> Void {
+    public static func training(metric: Metric) -> (TrainingProgress) -> Void {
+        var budget = 0
         let terminal = isatty(STDERR_FILENO) != 0
         let started = Date()
         var lastBar = Date.distantPast
@@ -14,6 +15,8 @@ public enum ProgressLines {
         }
         return { event in
             switch event {
+            case .started(let passes):
+                budget = passes
             case .calibrated(let sigma, let noise, let difference, let pilot):
                 write(
                     String(

@@ -46,7 +46,7 @@ public enum TrainJobs {
         _ choices: MLPChoices, directory: String?, threads: Int? = nil,
         progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> TrainingSummary {
-        let split = DatasetSplit(try dataset(choices.task, seed: choices.seed), seed: choices.seed)
+        let split = try mlpSplit(choices.task, seed: choices.seed, validation: choices.validation)
         let settings = choices.settings(trainCount: split.train.count)
         let folder = try directory.map { try RunDirectory(path: $0) }
         try folder?.saveConfiguration(RunConfiguration(model: "mlp", mlp: settings, ring: nil))
@@ -84,7 +84,7 @@ public enum TrainJobs {
         let folder = try RunDirectory(resuming: path)
         let configuration = try folder.loadConfiguration(RunConfiguration.self)
         if let settings = configuration.mlp, configuration.model == "mlp" {
-            let split = DatasetSplit(try dataset(settings.task, seed: settings.seed), seed: settings.seed)
+            let split = try mlpSplit(settings.task, seed: settings.seed, validation: settings.validation)
             let run = TrainingRun(
                 model: MLPModel(settings: settings, split: split, threads: threads), plan: settings.plan,
                 directory: folder)
@@ -104,6 +104,12 @@ public enum TrainJobs {
         return try run.run(progress: progress)
     }
 
+    /// The split an MLP trains and evaluates on: the task's, or its validation split.
+    static func mlpSplit(_ task: String, seed: UInt64, validation: Bool) throws -> DatasetSplit {
+        let split = DatasetSplit(try dataset(task, seed: seed), seed: seed)
+        return validation ? split.carvingValidation(seed: seed) : split
+    }
+
     /// The dataset a digital task names: digits, moons or csv:PATH.
     public static func dataset(_ task: String, seed: UInt64) throws -> Dataset {
         switch task {
@@ -119,7 +125,9 @@ public enum TrainJobs {
 
     /// The ring task `settings` name.
     public static func ringTask(_ settings: RingSettings) throws -> RingTask {
-        try RingTask.named(settings.task, seed: settings.seed, digitsFile: Composition.locateDefault("data/digits.csv"))
+        try RingTask.named(
+            settings.task, seed: settings.seed, digitsFile: Composition.locateDefault("data/digits.csv"),
+            validation: settings.validation)
     }
 
     /// A drive loop for `settings` on its board; the board's identity for the run directory.

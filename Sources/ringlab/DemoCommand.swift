@@ -48,11 +48,11 @@ struct DemoCommand: ParsableCommand {
             settings.mode = .readout
             let readout = try TrainJobs.ring(
                 settings, feedback: nil, directory: "\(folder)/readout",
-                progress: ProgressLines.training(budget: 0, metric: .accuracy))
+                progress: ProgressLines.training(metric: .accuracy))
             settings.mode = .pgtHybrid
             let hybrid = try TrainJobs.ring(
                 settings, feedback: nil, directory: "\(folder)/pgt-hybrid",
-                progress: ProgressLines.training(budget: settings.budget, metric: .accuracy))
+                progress: ProgressLines.training(metric: .accuracy))
 
             if json {
                 try printJSON(["readout": readout, "pgt-hybrid": hybrid])

@@ -18,6 +18,11 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("run-dir"), help: "Folder for the run's configuration, logs, checkpoints, summary and plots.")
     var runDirectory: String?
 
+    @Flag(
+        name: .long,
+        help: "Evaluate on a validation split carved from the training split (20%), never the test split: for tuning.")
+    var validation = false
+
     @Flag(name: .long, help: "Print the summary as JSON.")
     var json = false
 }
@@ -85,10 +90,9 @@ struct TrainResumeCommand: ParsableCommand {
         _ = try reportingErrors { try RunDirectory(resuming: folder) }
         try runTraining(folder: folder, json: json) {
             let configuration = try RunDirectory(resuming: folder).loadConfiguration(RunConfiguration.self)
-            let budget = configuration.mlp?.budget ?? configuration.ring?.budget ?? 0
             let metric = configuration.ring?.metric ?? .accuracy
             return try TrainJobs.resume(
-                folder, threads: threads, progress: ProgressLines.training(budget: budget, metric: metric))
+                folder, threads: threads, progress: ProgressLines.training(metric: metric))
         }
     }
 }

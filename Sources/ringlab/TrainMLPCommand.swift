@@ -115,6 +115,7 @@ struct TrainMLPCommand: ParsableCommand {
         choices.clipNorm = clipNorm
         choices.rejectAbove = rejectAbove
         choices.seed = common.seed
+        choices.validation = common.validation
         return choices
     }
 
@@ -136,7 +137,7 @@ struct TrainMLPCommand: ParsableCommand {
         try runTraining(folder: common.runDirectory, json: common.json) {
             try TrainJobs.mlp(
                 choices, directory: common.runDirectory, threads: threads,
-                progress: ProgressLines.training(budget: choices.budget, metric: .accuracy))
+                progress: ProgressLines.training(metric: .accuracy))
         }
     }
 }

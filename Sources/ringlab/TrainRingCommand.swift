@@ -65,6 +65,7 @@ struct TrainRingCommand: ParsableCommand {
                 try refuse(perSample != nil, "--per-sample/--no-per-sample", "with --perturb drive (one drive direction per sample, always)")
             }
         }
+        try refuse(common.validation && sequence, "--validation", "to a sequence task (it is carved from independent samples)")
         try refuse(budget != nil && deviceSeconds != nil, "--device-seconds", "with --budget (one budget, please)")
         if mode == .readout {
             for (given, name) in [
@@ -91,6 +92,7 @@ struct TrainRingCommand: ParsableCommand {
         settings.deviceSeconds = deviceSeconds
         if let batch { settings.batch = batch }
         settings.seed = common.seed
+        settings.validation = common.validation
         settings.board = board
         settings.sigma = sigma
         if let shots { settings.shots = shots }
@@ -108,8 +110,7 @@ struct TrainRingCommand: ParsableCommand {
         try runTraining(folder: common.runDirectory, json: common.json) {
             try TrainJobs.ring(
                 settings, feedback: feedback, directory: common.runDirectory,
-                progress: ProgressLines.training(
-                    budget: settings.plan.budget, metric: settings.metric))
+                progress: ProgressLines.training(metric: settings.metric))
         }
     }
 }

@@ -14,13 +14,13 @@ import Testing
             "--directions": "2", "--sigma": "0.002", "--lr": "0.01", "--optimizer": "sgd",
             "--direction-kind": "gaussian", "--no-per-sample": nil, "--layer-blocks": nil, "--sides": "one",
             "--schedule": "constant", "--beta1": "0.5", "--weight-decay": "0.01", "--clip-norm": "1",
-            "--reject-above": "0.5", "--seed": "9",
+            "--reject-above": "0.5", "--seed": "9", "--validation": nil,
         ],
         "ring": [
             "--task": "csv:\(tinyCSV)", "--budget": "60", "--batch": "5", "--sigma": "0.03", "--lr": "0.01",
             "--readout-lr": "0.02", "--weight-decay": "0.2", "--pre-hidden": "3", "--no-per-sample": nil,
             "--shots": "2", "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--nodes": "9",
-            "--feedback": "0.5", "--seed": "9", "--perturb": "drive", "--device-seconds": "3",
+            "--feedback": "0.5", "--seed": "9", "--perturb": "drive", "--device-seconds": "3", "--validation": nil,
         ],
     ]
     /// What is not walked: the mode (the walk's axis), where and how the result is written, and

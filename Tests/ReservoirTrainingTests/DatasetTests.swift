@@ -10,6 +10,30 @@ import Testing
         return path
     }
 
+    /// The validation split is the training split cut again: every training row lands in
+    /// exactly one of its parts, stratified, and no test row is among them.
+    @Test func theValidationSplitIsCarvedFromTheTrainingSplitOnly() {
+        // One feature, a row's own index, so rows can be told apart after standardizing.
+        let ids = (0..<300).map(Double.init)
+        let dataset = Dataset(
+            name: "ids", features: ids, labels: (0..<300).map { $0 % 3 }, featureCount: 1, classCount: 3)
+        let split = DatasetSplit(dataset, seed: 4)
+        let tuning = split.carvingValidation(seed: 4)
+        #expect(tuning.train.count + tuning.test.count == split.train.count)
+        #expect(tuning.test.count == 42)  // 20% of each class's 70
+        for label in 0..<3 { #expect(tuning.test.labels.filter { $0 == label }.count == 14) }
+        // Standardizing is affine and increasing, so rescaled to [0, 1] the sorted values of
+        // both parts together are those of the training split, and not those with a test row.
+        func unit(_ values: [Double]) -> [Double] {
+            let sorted = values.sorted()
+            return sorted.map { ($0 - sorted.first!) / (sorted.last! - sorted.first!) }
+        }
+        let carved = unit(tuning.train.features + tuning.test.features)
+        let training = unit(split.train.features)
+        #expect(zip(carved, training).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(tuning.test.name.contains("validation"))
+    }
+
     @Test func digitsLoadAsShipped() throws {
         let digits = try Datasets.loadCSV(TwinFixtures.packageRoot + "/data/digits.csv")
         #expect(digits.count == 1797)

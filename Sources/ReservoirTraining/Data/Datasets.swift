@@ -11,6 +11,14 @@ public struct Dataset: Sendable {
     public var classCount: Int
     public var count: Int { labels.count }
 
+    public init(name: String, features: [Double], labels: [Int], featureCount: Int, classCount: Int) {
+        self.name = name
+        self.features = features
+        self.labels = labels
+        self.featureCount = featureCount
+        self.classCount = classCount
+    }
+
     /// Row `index` of the features.
     public func row(_ index: Int) -> ArraySlice<Double> {
         features[(index * featureCount)..<((index + 1) * featureCount)]
@@ -182,5 +190,15 @@ public struct DatasetSplit: Sendable {
         }
         train = subset(trainIndices, "train")
         test = subset(testIndices, "test")
+    }
+
+    /// A split for tuning (`--validation`): the training split cut again, stratified, 80 : 20
+    /// (re-standardized from the smaller training part); the validation rows stand where the
+    /// test rows stood, so the test split is never seen while defaults are chosen.
+    public func carvingValidation(seed: UInt64) -> DatasetSplit {
+        var split = DatasetSplit(train, trainFraction: 0.8, seed: seed &+ 0x7A11_DA7E)
+        split.train.name = train.name.replacingOccurrences(of: " (train)", with: "") + " (train less validation)"
+        split.test.name = train.name.replacingOccurrences(of: " (train)", with: "") + " (validation)"
+        return split
     }
 }

@@ -46,7 +46,9 @@ public final class MLPModel: TrainingModel {
     }
 
     public var label: RunLabel {
-        RunLabel(model: "mlp", task: settings.task, mode: settings.mode.rawValue, seed: settings.seed)
+        RunLabel(
+            model: "mlp", task: settings.task, mode: settings.mode.rawValue, seed: settings.seed,
+            validation: settings.validation)
     }
     public var metric: Metric { .accuracy }
     public var passesPerStep: Int { update.passesPerStep }

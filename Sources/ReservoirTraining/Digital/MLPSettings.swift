@@ -34,6 +34,9 @@ public struct MLPSettings: Sendable, Codable, Equatable {
     /// cores for (a setting, not the core count, so a run's results do not depend on the
     /// machine; docs/pgt.md has the timings).
     public var chunks = 2
+    /// Evaluate on a validation split carved from the training split, not on the test split
+    /// (`--validation`; how defaults are tuned).
+    public var validation = false
 
     public init() {}
 
@@ -99,6 +102,7 @@ public struct MLPChoices: Sendable, Equatable {
     public var clipNorm: Double?
     public var rejectAbove: Double?
     public var seed: UInt64 = 1
+    public var validation = false
 
     public init() {}
 
@@ -112,6 +116,7 @@ public struct MLPChoices: Sendable, Equatable {
         settings.batch = batch ?? MLPDefaults.batch(for: mode, budget: budget, trainCount: trainCount)
         settings.finalBatch = finalBatch
         settings.seed = seed
+        settings.validation = validation
         let perSampleDirections = perSample ?? MLPDefaults.perSample(budget: budget)
         var perturbative = PerturbativeConfiguration()
         perturbative.directionCount = directions

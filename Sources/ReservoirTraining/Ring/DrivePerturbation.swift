@@ -78,11 +78,11 @@ public final class DrivePerturbation: RingPerturbation {
             losses: losses, plusFirst: plusFirst, directions: directions, sigma: sigma, count: count, nodes: nodes,
             into: &driveGradient)
         let preCount = model.preCount
-        try model.theta.withUnsafeMutableBufferPointer { theta in
-            try rows.inputs.withUnsafeBufferPointer { x in
-                try driveGradient.withUnsafeBufferPointer { g in
-                    try preGradient.withUnsafeMutableBufferPointer { gradient in
-                        try model.withPreLayer { network, workspace in
+        model.theta.withUnsafeMutableBufferPointer { theta in
+            rows.inputs.withUnsafeBufferPointer { x in
+                driveGradient.withUnsafeBufferPointer { g in
+                    preGradient.withUnsafeMutableBufferPointer { gradient in
+                        model.withPreLayer { network, workspace in
                             network.gradient(
                                 parameters: UnsafeBufferPointer(rebasing: theta[0..<preCount]), inputs: x, count: count,
                                 outputGradient: UnsafeBufferPointer(rebasing: g[0..<(count * nodes)]),

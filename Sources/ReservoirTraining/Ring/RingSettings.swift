@@ -70,6 +70,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var evaluations = 10
     /// Training rows a ridge readout holds out to choose λ (readout mode).
     public var ridgeValidationRows = 200
+    /// Evaluate on a validation split carved from the training split, not on the test split
+    /// (`--validation`; how defaults are tuned, docs/pgt.md).
+    public var validation = false
 
     public init() {}
 

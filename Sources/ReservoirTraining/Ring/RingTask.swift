@@ -11,12 +11,21 @@ public enum RingTask: Sendable {
     case sequence(ReservoirTask, TaskData)
 
     /// The task named `name` (digits, moons, sine-square, narma10 or csv:PATH) from `seed`;
-    /// `digitsFile` is where digits.csv is.
-    public static func named(_ name: String, seed: UInt64, digitsFile: String) throws -> RingTask {
+    /// `digitsFile` is where digits.csv is. `validation`: evaluate on rows carved from the
+    /// training split instead of the test split (tuning; `DatasetSplit.carvingValidation`).
+    public static func named(_ name: String, seed: UInt64, digitsFile: String, validation: Bool = false) throws
+        -> RingTask
+    {
+        func samples(_ dataset: Dataset) -> RingTask {
+            let split = DatasetSplit(dataset, seed: seed)
+            return .samples(validation ? split.carvingValidation(seed: seed) : split)
+        }
+        guard !validation || !(name == "sine-square" || name == "narma10") else {
+            throw RingTaskError(description: "a validation split is carved from independent samples; \(name) is a sequence")
+        }
         switch name {
-        case "digits":
-            return .samples(DatasetSplit(try Datasets.loadCSV(digitsFile, name: "digits"), seed: seed))
-        case "moons": return .samples(DatasetSplit(Datasets.moons(seed: seed), seed: seed))
+        case "digits": return samples(try Datasets.loadCSV(digitsFile, name: "digits"))
+        case "moons": return samples(Datasets.moons(seed: seed))
         case "sine-square": return .sequence(.sineSquare, TaskData.make(.sineSquare, seed: seed))
         case "narma10": return .sequence(.narma10, TaskData.make(.narma10, seed: seed))
         default:
@@ -24,7 +33,7 @@ public enum RingTask: Sendable {
                 throw RingTaskError(
                     description: "unknown task \(name); expected digits, moons, sine-square, narma10 or csv:PATH")
             }
-            return .samples(DatasetSplit(try Datasets.loadCSV(String(name.dropFirst(4))), seed: seed))
+            return samples(try Datasets.loadCSV(String(name.dropFirst(4))))
         }
     }
 

@@ -45,6 +45,8 @@ public struct Evaluation: Sendable, Codable, Equatable {
 
 /// What a run reports as it goes.
 public enum TrainingProgress: Sendable {
+    /// The run begins (or resumes) and will spend `budget` forward passes in all.
+    case started(budget: Int)
     /// σ was calibrated from the loss noise measured on the device.
     case calibrated(sigma: Double, noise: Double, meanDifference: Double, pilot: Double)
     case step(step: Int, forwardPasses: Int, loss: Double)
@@ -57,12 +59,16 @@ public struct RunLabel: Sendable, Codable, Equatable {
     public var task: String
     public var mode: String
     public var seed: UInt64
+    /// Where the evaluations measure: "validation" when tuning (rows carved from the training
+    /// split), nil for the test split.
+    public var evaluatedOn: String?
 
-    public init(model: String, task: String, mode: String, seed: UInt64) {
+    public init(model: String, task: String, mode: String, seed: UInt64, validation: Bool = false) {
         self.model = model
         self.task = task
         self.mode = mode
         self.seed = seed
+        evaluatedOn = validation ? "validation" : nil
     }
 }
 
@@ -73,6 +79,9 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     public var task: String
     public var mode: String
     public var seed: UInt64
+    /// "validation" when the test_ figures are measured on a validation split carved from the
+    /// training split (tuning); absent for the test split.
+    public var evaluated_on: String?
     public var forward_passes: Int
     public var steps: Int
     /// Classification tasks.
@@ -102,6 +111,7 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
         task = label.task
         mode = label.mode
         seed = label.seed
+        evaluated_on = label.evaluatedOn
         forward_passes = forwardPasses
         self.steps = steps
         switch metric {

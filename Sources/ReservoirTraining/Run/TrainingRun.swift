@@ -62,6 +62,7 @@ public final class TrainingRun<Model: TrainingModel> {
 
     /// Trains until the budget is spent; `progress` hears of every step and evaluation.
     public func run(progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingSummary {
+        progress(.started(budget: plan.budget))
         let started = Date()
         // Fresh: nothing restored (a model that trains in `begin`, as a ridge fit does, has
         // step 0 at its checkpoint too).
