@@ -138,8 +138,17 @@ public enum TrainJobs {
         clock: any BoardClock = ManualClock(), quiet: Bool = false
     ) throws -> (DriveLoop, RunBoardIdentity) {
         let path = Composition.locateDefault(settings.board)
-        let (board, _) = try Composition.board(file: path, seed: settings.seed, clock: clock)
-        let (point, calibration) = try Composition.calibratedOperatingPoint(of: board, quiet: quiet)
+        let (board, _) = try Composition.board(
+            file: path, seed: settings.seed, clock: clock, randomize: settings.randomizedTwin)
+        let (point, calibration) = try Composition.calibratedOperatingPoint(
+            of: board, randomize: settings.randomizedTwin, quiet: quiet)
+        if let draw = settings.randomizedTwin, calibration == nil {
+            // The board file's operating point is the default twin's, wrong for another draw.
+            throw RingTaskError(
+                description:
+                    "no calibration of \(board.wiring.name)/\(Composition.serial(of: board, randomize: draw)): run ringlab calibrate --randomize \(draw) first"
+            )
+        }
         if chooseFeedback {
             settings.feedback =
                 feedback ?? RingSettings.defaultFeedback(task: settings.task, operatingPointFeedback: point.feedback)
@@ -156,7 +165,7 @@ public enum TrainJobs {
         }
         let identity = RunBoardIdentity(
             board_file: path, board_file_sha256: try SHA256.hexDigest(ofFile: path), board_name: board.wiring.name,
-            serial: board.wiring.serial, backend: backend, calibration_file: calibration?.path,
+            serial: Composition.serial(of: board, randomize: settings.randomizedTwin), backend: backend, calibration_file: calibration?.path,
             calibration_sha256: try calibration.map { try SHA256.hexDigest(ofFile: $0.path) },
             calibration_evaluation_noise: calibration?.record.values["evaluation_noise"]?.value,
             bias_volts: point.biasVolts.value, span_volts: point.spanVolts.value,

@@ -21,6 +21,10 @@ struct TrainRingCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
     var batch: Int?
     @Option(name: .long, parsing: .unconditional, help: "σ in drive units (default: calibrated on the board).") var sigma: Double?
+    @Option(
+        name: .customLong("sigma-multiple"), parsing: .unconditional,
+        help: "σ calibration's target |ΔL| in loss-noise standard deviations (default: the strategy's).")
+    var sigmaMultiple: Double?
     @Option(name: .long, parsing: .unconditional, help: "Learning rate of the pre-layer's Adam.") var lr: Double?
     @Option(name: .customLong("readout-lr"), parsing: .unconditional, help: "Learning rate of the readout's Adam (pgt-hybrid).")
     var readoutLR: Double?
@@ -32,6 +36,8 @@ struct TrainRingCommand: ParsableCommand {
     var perSample: Bool?
     @Option(name: .long, parsing: .unconditional, help: "Repeats R of every evaluation, averaged.") var shots: Int?
     @Option(name: .long, help: "Board file.") var board = Composition.defaultBoardFile
+    @Option(name: .long, parsing: .unconditional, help: "A twin drawn from this seed (calibrate it first: ringlab calibrate --randomize).")
+    var randomize: UInt64?
     @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N.") var nodes: Int?
     @Option(name: .long, parsing: .unconditional, help: "Feedback η (default: 0 for samples, the board's for sequences).")
     var feedback: Double?
@@ -42,6 +48,7 @@ struct TrainRingCommand: ParsableCommand {
             NumericOption("--budget", budget.map(Double.init), 2...1e9),
             NumericOption("--device-seconds", deviceSeconds, 0.001...1e7),
             NumericOption("--batch", batch.map(Double.init), 1...1e6), NumericOption("--sigma", sigma, 1e-12...10),
+            NumericOption("--sigma-multiple", sigmaMultiple, 1e-3...1e3),
             NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
             NumericOption("--weight-decay", weightDecay, 0...1e6),
             NumericOption("--pre-hidden", preHidden.map(Double.init), 1...4_096),
@@ -66,10 +73,11 @@ struct TrainRingCommand: ParsableCommand {
             }
         }
         try refuse(common.validation && sequence, "--validation", "to a sequence task (it is carved from independent samples)")
+        try refuse(sigma != nil && sigmaMultiple != nil, "--sigma-multiple", "with --sigma (σ is given, not calibrated)")
         try refuse(budget != nil && deviceSeconds != nil, "--device-seconds", "with --budget (one budget, please)")
         if mode == .readout {
             for (given, name) in [
-                (budget != nil, "--budget"), (deviceSeconds != nil, "--device-seconds"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (lr != nil, "--lr"),
+                (budget != nil, "--budget"), (deviceSeconds != nil, "--device-seconds"), (batch != nil, "--batch"), (sigma != nil, "--sigma"), (sigmaMultiple != nil, "--sigma-multiple"), (lr != nil, "--lr"),
                 (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"), (perSample != nil, "--per-sample/--no-per-sample"),
             ] { try refuse(given, name, "to --mode readout (the pre-layer stays the fixed mask; the readout is a ridge fit)") }
         }
@@ -94,7 +102,9 @@ struct TrainRingCommand: ParsableCommand {
         settings.seed = common.seed
         settings.validation = common.validation
         settings.board = board
+        settings.randomizedTwin = randomize
         settings.sigma = sigma
+        settings.sigmaMultiple = sigmaMultiple
         if let shots { settings.shots = shots }
         if let nodes { settings.nodes = nodes }
         if let lr { settings.preLearningRate = lr }

@@ -49,6 +49,33 @@ import Testing
         #expect(run.standardError.contains("using calibration \(state)/calibration/twin/default/"), "\(run.standardError)")
     }
 
+    /// A randomized twin is another device: training on it refuses to start before it is
+    /// calibrated (the board file's operating point is the default twin's), and then runs at its
+    /// own calibrated operating point, filed under its own serial.
+    @Test func trainingOnARandomizedTwinUsesItsOwnCalibration() throws {
+        let state = temporaryFolder()
+        let train = ["train", "ring", "--task", "moons", "--nodes", "8", "--budget", "20", "--randomize", "2", "--json"]
+        let before = try BoundedProcess.run(
+            CommandRunner.executablePath, train, environment: ["RINGLAB_STATE": state], seconds: 60)
+        #expect(before.status != 0)
+        #expect(before.standardError.contains("run ringlab calibrate --randomize 2 first"), "\(before.standardError)")
+        let calibrate = try BoundedProcess.run(
+            CommandRunner.executablePath, ["calibrate", "--randomize", "2", "--json"],
+            environment: ["RINGLAB_STATE": state], seconds: 120)
+        #expect(calibrate.status == 0, "\(calibrate.standardError)")
+        let folder = temporaryFolder()
+        let after = try BoundedProcess.run(
+            CommandRunner.executablePath, train + ["--run-dir", folder], environment: ["RINGLAB_STATE": state],
+            seconds: 120)
+        #expect(after.status == 0, "\(after.standardError)")
+        #expect(after.standardError.contains("using calibration \(state)/calibration/twin/default-randomized-2/"))
+        let identity =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/board.json")))
+            as! [String: Any]
+        #expect(identity["serial"] as? String == "default-randomized-2")
+        #expect((identity["calibration_file"] as? String)?.contains("default-randomized-2") == true)
+    }
+
     @Test func verifyPassesOnTheSameDeviceAndNamesWhatMovedOnAnother() throws {
         let folder = temporaryFolder()
         _ = try CommandRunner.ringlabJSON(["calibrate", "--json", "--calibrations", folder])

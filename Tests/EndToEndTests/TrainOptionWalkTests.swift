@@ -21,11 +21,15 @@ import Testing
             "--readout-lr": "0.02", "--weight-decay": "0.2", "--pre-hidden": "3", "--no-per-sample": nil,
             "--shots": "2", "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--nodes": "9",
             "--feedback": "0.5", "--seed": "9", "--perturb": "drive", "--device-seconds": "3", "--validation": nil,
+            "--sigma-multiple": "5",
         ],
     ]
     /// What is not walked: the mode (the walk's axis), where and how the result is written, and
-    /// the thread count, which by design changes how fast, not what (the thread-count test).
-    static let exempt: Set<String> = ["--mode", "--run-dir", "--json", "--help", "-h", "--threads", "--per-sample"]
+    /// the thread count, which by design changes how fast, not what (the thread-count test), and
+    /// a randomized twin, which needs its own calibration first (CalibrateCommandTests).
+    static let exempt: Set<String> = [
+        "--mode", "--run-dir", "--json", "--help", "-h", "--threads", "--per-sample", "--randomize",
+    ]
     static let modes = ["mlp": ["pgt", "backprop", "spsa"], "ring": ["pgt-hybrid", "pgt", "readout"]]
 
     static let tinyCSV: String = {

@@ -29,13 +29,18 @@ public final class DrivePerturbation: RingPerturbation {
     private var directions: [Double] = []
     private var losses: [Double] = []
 
-    /// σ in drive units when the settings leave it open: the value the prototype chose
-    /// on a validation split (0.4). Not yet calibrated on the board from the loss noise.
-    public static let defaultSigma = 0.4
+    /// σ calibration in drive space: the pilot σ₀ (drive units), the unperturbed ± pairs that
+    /// measure the per-sample loss noise, and the pilot pairs that measure the slope.
+    public static let sigmaPilot = 0.1
+    public static let sigmaRepeatPairs = 2
+    public static let sigmaPilotPairs = 2
+    /// The typical per-sample |L_s(a+σz) − L_s(a−σz)| σ is set to, in per-sample loss-noise
+    /// standard deviations (tuned on a validation split, docs/pgt.md).
+    public static let sigmaMultiple = 3.0
 
     public init(settings: RingSettings) {
         self.settings = settings
-        sigma = settings.sigma ?? Self.defaultSigma
+        sigma = settings.sigma ?? Self.sigmaPilot
         optimizer = Optimizer(kind: .adam, dimension: 0)
     }
 
@@ -46,7 +51,53 @@ public final class DrivePerturbation: RingPerturbation {
         preGradient = [Double](repeating: 0, count: model.preCount)
     }
 
-    public func begin(model: RingModel, progress: (TrainingProgress) -> Void) throws -> Int { 0 }
+    /// Sets σ from the loss noise measured on the board, as parameter-space PGT does but per
+    /// sample: the batch's drives streamed unperturbed 2·`sigmaRepeatPairs` times give each
+    /// sample's loss noise (s_L, pooled over the batch), `sigmaPilotPairs` pilot pairs at σ₀
+    /// the mean |L_s(a+σ₀z) − L_s(a−σ₀z)| (D₀); σ = multiple·s_L·σ₀/D₀, within a decade of
+    /// σ₀. The passes count against the budget.
+    public func begin(model: RingModel, progress: (TrainingProgress) -> Void) throws -> Int {
+        guard settings.sigma == nil else { return 0 }
+        let rows = model.task.trainingBatch(step: -1, batch: settings.batch, washout: settings.washout, seed: settings.seed)
+        let count = rows.count
+        let nodes = model.loop.settings.nodes
+        var values = [Double](repeating: 0, count: 2 * count)
+        func pair(_ z: [Double], _ signedSigma: Double) throws {
+            try z.withUnsafeBufferPointer { z in
+                try values.withUnsafeMutableBufferPointer { v in
+                    try model.evaluateDrivePairs(
+                        directions: z, signedSigma: signedSigma, rows: rows, values: v, readoutGradient: nil)
+                }
+            }
+        }
+        var repeated = [[Double]](repeating: [], count: count)
+        for _ in 0..<Self.sigmaRepeatPairs {
+            try pair([Double](repeating: 0, count: count * nodes), 0)
+            for sample in 0..<count { repeated[sample] += [values[sample], values[count + sample]] }
+        }
+        let variance = repeated.reduce(0.0) { total, losses in
+            let mean = losses.reduce(0, +) / Double(losses.count)
+            return total + losses.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(losses.count - 1)
+        }
+        let noise = (variance / Double(count)).squareRoot()
+        var difference = 0.0
+        var z = [Double](repeating: 0, count: count * nodes)
+        for pilot in 0..<Self.sigmaPilotPairs {
+            z.withUnsafeMutableBufferPointer { z in
+                DirectionGenerator(kind: .rademacher, seed: settings.seed &+ 0x5151)
+                    .fill(step: pilot, count: count, dimension: nodes, into: z)
+            }
+            try pair(z, Self.sigmaPilot)
+            for sample in 0..<count { difference += abs(values[sample] - values[count + sample]) }
+        }
+        let meanDifference = difference / Double(Self.sigmaPilotPairs * count)
+        let measured = calibratedSigma(
+            noiseStandardDeviation: noise, pilotSigma: Self.sigmaPilot, meanPilotDifference: meanDifference,
+            multiple: settings.sigmaMultiple ?? Self.sigmaMultiple)
+        sigma = measured.isFinite ? min(max(measured, Self.sigmaPilot / 10), Self.sigmaPilot * 10) : Self.sigmaPilot
+        progress(.calibrated(sigma: sigma, noise: noise, meanDifference: meanDifference, pilot: Self.sigmaPilot))
+        return 2 * (Self.sigmaRepeatPairs + Self.sigmaPilotPairs)
+    }
 
     public func step(model: RingModel, rows: StreamRows, readoutGradient: UnsafeMutableBufferPointer<Double>?) throws
         -> StepRecord

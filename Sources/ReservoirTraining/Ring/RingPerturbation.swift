@@ -53,6 +53,8 @@ public final class ParameterPerturbation: RingPerturbation {
     public static let sigmaRepeats = 6
     public static let sigmaPilotDirections = 6
     public static let sigmaPilot = 0.02
+    /// The typical |ΔL| σ is set to, in loss-noise standard deviations (docs/pgt.md).
+    public static let sigmaMultiple = 3.0
 
     public init(settings: RingSettings, task: RingTask) {
         self.settings = settings
@@ -99,7 +101,7 @@ public final class ParameterPerturbation: RingPerturbation {
                 losses: { vectors, values in
                     try model.evaluate(vectors: vectors, width: width, rows: rows, losses: values, readoutGradient: nil)
                 }, parameters: p, repeats: Self.sigmaRepeats, pilotSigma: Self.sigmaPilot,
-                pilotDirections: Self.sigmaPilotDirections, multiple: settings.sigmaMultiple,
+                pilotDirections: Self.sigmaPilotDirections, multiple: settings.sigmaMultiple ?? Self.sigmaMultiple,
                 seed: settings.seed &+ 0x5151)
         }
         sigma =

@@ -45,8 +45,10 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// σ of the perturbations, in drive units per parameter; nil: calibrated on the board at
     /// the start of the run from the loss noise it measures there.
     public var sigma: Double?
-    /// σ calibration's target: the typical |L(θ+σz) − L(θ−σz)| as a multiple of the loss noise.
-    public var sigmaMultiple = 3.0
+    /// σ calibration's target: the typical |L(θ+σz) − L(θ−σz)| as a multiple of the loss
+    /// noise (nil: the strategy's own, `ParameterPerturbation.sigmaMultiple` or
+    /// `DrivePerturbation.sigmaMultiple`).
+    public var sigmaMultiple: Double?
     /// Start a regression readout from the ridge fit of the fixed mask's states (the classic
     /// reservoir's solution).
     public var warmStartReadout = true
@@ -66,6 +68,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var shots = 1
     /// The board file the run used.
     public var board = "hardware/boards/twin.yaml"
+    /// A twin board's hidden parameters drawn from this seed (`--randomize`; another device,
+    /// with its own calibration), nil: the board's own.
+    public var randomizedTwin: UInt64?
     /// Evaluations on the test split over the run (each also a checkpoint).
     public var evaluations = 10
     /// Training rows a ridge readout holds out to choose λ (readout mode).
