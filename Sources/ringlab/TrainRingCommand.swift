@@ -18,6 +18,10 @@ struct TrainRingCommand: ParsableCommand {
     var deviceSeconds: Double?
     @Option(name: .long, help: "parameters (PGT over the pre-layer) or drive (the N drives, chain rule upstream; pgt-hybrid).")
     var perturb: String?
+    @Option(name: .customLong("drive-directions"), parsing: .unconditional, help: "± pairs per sample and step (--perturb drive).")
+    var driveDirections: Int?
+    @Option(name: .customLong("direction-kind"), help: "rademacher, gaussian or orthogonal within a batch (--perturb drive).")
+    var directionKind: String?
     @Option(name: .long, parsing: .unconditional, help: "Samples per mini-batch, or scored rows of a window (pgt, pgt-hybrid).")
     var batch: Int?
     @Option(name: .long, parsing: .unconditional, help: "σ in drive units (default: calibrated on the board).") var sigma: Double?
@@ -47,7 +51,8 @@ struct TrainRingCommand: ParsableCommand {
         for option in [
             NumericOption("--budget", budget.map(Double.init), 2...1e9),
             NumericOption("--device-seconds", deviceSeconds, 0.001...1e7),
-            NumericOption("--batch", batch.map(Double.init), 1...1e6), NumericOption("--sigma", sigma, 1e-12...10),
+            NumericOption("--batch", batch.map(Double.init), 1...1e6),
+            NumericOption("--drive-directions", driveDirections.map(Double.init), 1...64), NumericOption("--sigma", sigma, 1e-12...10),
             NumericOption("--sigma-multiple", sigmaMultiple, 1e-3...1e3),
             NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
             NumericOption("--weight-decay", weightDecay, 0...1e6),
@@ -74,6 +79,19 @@ struct TrainRingCommand: ParsableCommand {
         }
         try refuse(common.validation && sequence, "--validation", "to a sequence task (it is carved from independent samples)")
         try refuse(sigma != nil && sigmaMultiple != nil, "--sigma-multiple", "with --sigma (σ is given, not calibrated)")
+        let drive = perturb.flatMap(RingSettings.Perturbation.init(rawValue:)) == .drive
+        try refuse(!drive && driveDirections != nil, "--drive-directions", "without --perturb drive")
+        try refuse(!drive && directionKind != nil, "--direction-kind", "without --perturb drive")
+        if let directionKind {
+            guard let kind = RingSettings.DriveDirectionKind(rawValue: directionKind) else {
+                throw ValidationError("--direction-kind must be rademacher, gaussian or orthogonal; found \(directionKind)")
+            }
+            let samples = batch ?? RingSettings().batch
+            let nodes = nodes ?? RingSettings().nodes
+            try refuse(
+                kind == .orthogonal && samples > nodes, "--direction-kind orthogonal",
+                "to a batch of \(samples) in \(nodes) drive dimensions (at most N orthogonal directions)")
+        }
         try refuse(budget != nil && deviceSeconds != nil, "--device-seconds", "with --budget (one budget, please)")
         if mode == .readout {
             for (given, name) in [
@@ -99,6 +117,8 @@ struct TrainRingCommand: ParsableCommand {
         if let budget { settings.budget = budget }
         settings.deviceSeconds = deviceSeconds
         if let batch { settings.batch = batch }
+        if let driveDirections { settings.driveDirections = driveDirections }
+        if let directionKind { settings.driveDirectionKind = RingSettings.DriveDirectionKind(rawValue: directionKind)! }
         settings.seed = common.seed
         settings.validation = common.validation
         settings.board = board

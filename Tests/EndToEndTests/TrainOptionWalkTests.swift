@@ -21,7 +21,7 @@ import Testing
             "--readout-lr": "0.02", "--weight-decay": "0.2", "--pre-hidden": "3", "--no-per-sample": nil,
             "--shots": "2", "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--nodes": "9",
             "--feedback": "0.5", "--seed": "9", "--perturb": "drive", "--device-seconds": "3", "--validation": nil,
-            "--sigma-multiple": "5",
+            "--sigma-multiple": "5", "--drive-directions": "2", "--direction-kind": "gaussian",
         ],
     ]
     /// What is not walked: the mode (the walk's axis), where and how the result is written, and

@@ -26,6 +26,7 @@ public final class DrivePerturbation: RingPerturbation {
     private var step = 0
     private var preGradient: [Double] = []
     private var driveGradient: [Double] = []
+    private var pairGradient: [Double] = []
     private var directions: [Double] = []
     private var losses: [Double] = []
 
@@ -44,7 +45,7 @@ public final class DrivePerturbation: RingPerturbation {
         optimizer = Optimizer(kind: .adam, dimension: 0)
     }
 
-    public var passesPerStep: Int { 2 }
+    public var passesPerStep: Int { 2 * settings.driveDirections }
 
     public func attach(to model: RingModel) {
         if optimizer.firstMoment.count != model.preCount { optimizer = Optimizer(kind: .adam, dimension: model.preCount) }
@@ -107,27 +108,43 @@ public final class DrivePerturbation: RingPerturbation {
         }
         let count = rows.count
         let nodes = model.loop.settings.nodes
+        guard settings.driveDirectionKind != .orthogonal || count <= nodes else {
+            throw RingTaskError(
+                description: "orthogonal drive directions: a batch of \(count) exceeds the \(nodes) drive dimensions")
+        }
         if directions.count < count * nodes {
             directions = [Double](repeating: 0, count: count * nodes)
             driveGradient = [Double](repeating: 0, count: count * nodes)
+            pairGradient = [Double](repeating: 0, count: count * nodes)
             losses = [Double](repeating: 0, count: 2 * count)
         }
-        directions.withUnsafeMutableBufferPointer { z in
-            DirectionGenerator(kind: .rademacher, seed: settings.seed &+ 0xD21E)
-                .fill(step: step, count: count, dimension: nodes, into: z)
-        }
-        let plusFirst = step % 2 == 0
-        try directions.withUnsafeBufferPointer { z in
-            try losses.withUnsafeMutableBufferPointer { values in
-                try model.evaluateDrivePairs(
-                    directions: z, signedSigma: plusFirst ? sigma : -sigma, rows: rows,
-                    values: UnsafeMutableBufferPointer(rebasing: values[0..<(2 * count)]),
-                    readoutGradient: readoutGradient)
+        for index in 0..<(count * nodes) { driveGradient[index] = 0 }
+        var differences: [Double] = []
+        var total = 0.0
+        // K pairs, each with its own directions; pair p of the run goes + first when p is even.
+        let pairs = settings.driveDirections
+        let generator = DirectionGenerator(kind: settings.driveDirectionKind.kind, seed: settings.seed &+ 0xD21E)
+        for k in 0..<pairs {
+            let pair = step * pairs + k
+            directions.withUnsafeMutableBufferPointer { z in
+                generator.fill(step: pair, count: count, dimension: nodes, into: z)
             }
+            let plusFirst = pair % 2 == 0
+            try directions.withUnsafeBufferPointer { z in
+                try losses.withUnsafeMutableBufferPointer { values in
+                    try model.evaluateDrivePairs(
+                        directions: z, signedSigma: plusFirst ? sigma : -sigma, rows: rows,
+                        values: UnsafeMutableBufferPointer(rebasing: values[0..<(2 * count)]),
+                        readoutGradient: readoutGradient)
+                }
+            }
+            let (pairDifferences, pairTotal) = Self.estimate(
+                losses: losses, plusFirst: plusFirst, directions: directions, sigma: sigma, count: count, nodes: nodes,
+                into: &pairGradient)
+            for index in 0..<(count * nodes) { driveGradient[index] += pairGradient[index] / Double(pairs) }
+            differences += pairDifferences
+            total += pairTotal
         }
-        let (differences, total) = Self.estimate(
-            losses: losses, plusFirst: plusFirst, directions: directions, sigma: sigma, count: count, nodes: nodes,
-            into: &driveGradient)
         let preCount = model.preCount
         model.theta.withUnsafeMutableBufferPointer { theta in
             rows.inputs.withUnsafeBufferPointer { x in
@@ -153,7 +170,7 @@ public final class DrivePerturbation: RingPerturbation {
             }
         }
         let record = StepRecord(
-            step: step, differences: differences, loss: total / Double(2 * count), gradientNorm: norm,
+            step: step, differences: differences, loss: total / Double(2 * pairs * count), gradientNorm: norm,
             learningRate: rate, accepted: true)
         step += 1
         return record

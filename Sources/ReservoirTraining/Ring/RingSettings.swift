@@ -1,4 +1,5 @@
 import Foundation
+import PerturbativeTraining
 
 /// How the ring model is trained (`ringlab train ring`; saved in the run's config.json).
 public struct RingSettings: Sendable, Codable, Equatable {
@@ -21,6 +22,21 @@ public struct RingSettings: Sendable, Codable, Equatable {
         case drive
     }
 
+    /// How drive-space directions are drawn (`--direction-kind`).
+    public enum DriveDirectionKind: String, Sendable, Codable, CaseIterable {
+        case rademacher, gaussian
+        /// The B directions of a pass mutually orthogonal (B ≤ N), each of norm √N.
+        case orthogonal
+
+        public var kind: DirectionKind {
+            switch self {
+            case .rademacher: return .rademacher
+            case .gaussian: return .gaussian
+            case .orthogonal: return .orthogonal
+            }
+        }
+    }
+
     public var task = "digits"
     public var mode = Mode.pgtHybrid
     public var perturbation = Perturbation.parameters
@@ -28,6 +44,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// sine-square to 1.000 / 0.998 / 1.000 for seeds 1–3 (docs/results.md; 2,000 leaves seed 3
     /// at 0.975, too near the 0.97 target).
     public var budget = 10_000
+    /// Drive-space directions per sample and step (K ± pairs, their estimates averaged).
+    public var driveDirections = 1
+    public var driveDirectionKind = DriveDirectionKind.rademacher
     /// A budget in training device seconds instead of passes (`--device-seconds`): the job sets
     /// `budget` from it once the board's period is known (`passes(forDeviceSeconds:…)`).
     public var deviceSeconds: Double?
