@@ -125,16 +125,20 @@ extension DenseNetwork {
     ///
     /// δ_L = ∂L/∂z_L (from the loss, the last activation must be identity); for earlier layers
     /// δ_l = (W_lᵀ·δ_{l+1}) ⊙ f'_l; ∂L/∂W_l = δ_{l+1}·a_lᵀ, ∂L/∂b_l = Σ δ_{l+1}.
+    /// With `inputGradient`, ∂L/∂x (count × input width) is written there too, for a layer
+    /// upstream of the network.
     public func lossAndGradient(
         parameters: UnsafeBufferPointer<Double>, batch: Batch, workspace: NetworkWorkspace,
-        gradient: UnsafeMutableBufferPointer<Double>
+        gradient: UnsafeMutableBufferPointer<Double>, inputGradient: UnsafeMutableBufferPointer<Double>? = nil
     ) -> Double {
         precondition(activations.last == .identity, "the loss supplies the output nonlinearity")
         let implementation = kernels.implementation
         precondition(implementation.differentiates, "\(kernels) kernels have no backward pass: backprop runs on .blas")
         forward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace)
         let value = outputLoss(batch: batch, workspace: workspace, writeDelta: true)
-        backward(parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace, gradient: gradient)
+        backward(
+            parameters: parameters, inputs: batch.inputs, count: batch.count, workspace: workspace, gradient: gradient,
+            inputGradient: inputGradient)
         return value
     }
 
@@ -159,8 +163,10 @@ extension DenseNetwork {
     /// Back-propagates the deltas of the last layer (in `workspace.deltas`) into `gradient`.
     private func backward(
         parameters: UnsafeBufferPointer<Double>, inputs: UnsafeBufferPointer<Double>, count: Int,
-        workspace: NetworkWorkspace, gradient: UnsafeMutableBufferPointer<Double>
+        workspace: NetworkWorkspace, gradient: UnsafeMutableBufferPointer<Double>,
+        inputGradient: UnsafeMutableBufferPointer<Double>? = nil
     ) {
+        if let inputGradient { precondition(inputGradient.count >= count * widths[0]) }
         let implementation = kernels.implementation
         let batch = (inputs: inputs, count: count)
         for index in gradient.indices { gradient[index] = 0 }
@@ -180,7 +186,7 @@ extension DenseNetwork {
             implementation.backward(
                 count: batch.count, inWidth: inWidth, outWidth: outWidth, delta: delta.baseAddress!,
                 input: input.baseAddress!, weights: weights, weightGradient: weightGradient,
-                previousDelta: layer > 0 ? previousDelta.baseAddress! : nil)
+                previousDelta: layer > 0 ? previousDelta.baseAddress! : inputGradient?.baseAddress)
             guard layer > 0 else { break }
             let previousActivation = activations[layer - 1]
             for sample in 0..<batch.count {

@@ -37,9 +37,18 @@ public struct RunBoardIdentity: Codable, Sendable {
 /// Training runs as a command or a service starts them: build the model from its settings,
 /// run it in its folder (or continue the folder's run), report progress.
 public enum TrainJobs {
-    /// Forward passes of `ringlab demo`'s PGT run: 10,000 passes reach 0.939 on digits (seed 1,
-    /// against 0.909 for the fixed mask) in about half a minute on the lock-step twin (README).
-    public static let demoBudget = 10_000
+    /// Training device seconds of each of `ringlab demo`'s PGT runs: 300 s (about half a
+    /// minute each on the lock-step twin) is where drive-space PGT is well ahead of both the
+    /// fixed mask and parameter-space PGT (docs/results.md).
+    public static let demoDeviceSeconds = 300.0
+
+    /// The demo's runs, in order: the strategy (a `RingSettings.Perturbation`, or the fixed
+    /// mask) and what it does.
+    public static let demoRuns: [(name: String, what: String)] = [
+        ("readout", "fixed mask, ridge readouts"),
+        ("parameters", "PGT over the pre-layer's parameters"),
+        ("drive", "PGT over the ring's drives, chain rule upstream"),
+    ]
 
     /// Trains the MLP as `choices` say, in `directory` if given.
     public static func mlp(
@@ -73,7 +82,10 @@ public enum TrainJobs {
         }
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
         try folder?.saveRecord(identity, named: "board.json")
-        let run = TrainingRun(model: RingModel(loop: loop, task: task, settings: settings), plan: settings.plan, directory: folder)
+        let curve = settings.mode == .staticCurve ? try transferCurve(of: loop, randomize: settings.randomizedTwin) : nil
+        let run = TrainingRun(
+            model: RingModel(loop: loop, task: task, settings: settings, transferCurve: curve), plan: settings.plan,
+            directory: folder)
         return try run.run(progress: progress)
     }
 
@@ -128,6 +140,15 @@ public enum TrainJobs {
         try RingTask.named(
             settings.task, seed: settings.seed, digitsFile: Composition.locateDefault("data/digits.csv"),
             validation: settings.validation)
+    }
+
+    /// The static transfer curve of the board `loop` drives, from its current calibration (the
+    /// mean of the up and down sweeps), under the loop's drive map; nil without a calibration.
+    static func transferCurve(of loop: DriveLoop, randomize: UInt64?) throws -> StaticTransferCurve? {
+        guard let (record, _) = try Composition.calibratedOperatingPoint(of: loop.board, randomize: randomize, quiet: true).calibration
+        else { return nil }
+        return try StaticTransferCurve(
+            points: record.transferCurve.map { ($0.driveVolts, ($0.upVolts + $0.downVolts) / 2) }, map: loop.driveMap)
     }
 
     /// A drive loop for `settings` on its board; the board's identity for the run directory.

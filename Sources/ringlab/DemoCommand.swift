@@ -3,14 +3,18 @@ import Foundation
 import RinglabJobs
 import ReservoirTraining
 
-/// `ringlab demo` (what `make demo` runs): the ring as a trained layer, on the in-process twin.
+/// `ringlab demo` (what `make demo` runs): the ring as a trained layer, on the in-process twin;
+/// the three ways to train it side by side at equal device time.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Train the ring model on digits on the twin: PGT (pgt-hybrid) against a fixed mask (readout).")
+        abstract:
+            "Train the ring model on digits on the twin three ways at equal device time: a fixed mask (readout), PGT over the pre-layer's parameters, PGT over the ring's drives.")
 
-    @Option(name: .long, parsing: .unconditional, help: "Forward passes of the PGT run.")
-    var budget = TrainJobs.demoBudget
+    @Option(
+        name: .customLong("device-seconds"), parsing: .unconditional,
+        help: "Seconds of training drive each PGT run may stream (the fixed mask takes what its fit needs).")
+    var deviceSeconds = TrainJobs.demoDeviceSeconds
 
     @Option(name: .long, parsing: .unconditional, help: "Virtual nodes N.")
     var nodes = RingSettings().nodes
@@ -18,14 +22,14 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Seed of the split, the mask, the batches and the twin's noise.")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("runs"), help: "Folder for the two run directories (default: runs/demo-<UTC time>).")
+    @Option(name: .customLong("runs"), help: "Folder for the three run directories (default: runs/demo-<UTC time>).")
     var runsFolder: String?
 
-    @Flag(name: .long, help: "Print the two runs' summaries as JSON.")
+    @Flag(name: .long, help: "Print the three runs' summaries as JSON.")
     var json = false
 
     func validate() throws {
-        try NumericOption("--budget", Double(budget), 2...1e9).check()
+        try NumericOption("--device-seconds", deviceSeconds, 0.01...1e6).check()
         try NumericOption("--nodes", Double(nodes), 1...4_096).check()
     }
 
@@ -36,44 +40,43 @@ struct DemoCommand: ParsableCommand {
                 formatOptions: [.withYear, .withMonth, .withDay, .withTime])
             let folder = runsFolder ?? "runs/demo-\(stamp)Z"
             if !json {
-                print("ringlab demo: digits on the twin (N = \(nodes), seed \(seed)); the ring is a layer of the network")
+                print(
+                    "ringlab demo: digits on the twin (N = \(nodes), seed \(seed)), the ring a layer of the network, trained three ways; up to \(Int(deviceSeconds)) device seconds each"
+                )
             }
             fflush(nil)  // before the progress lines on stderr, also when stdout is a pipe
-
-            var settings = RingSettings()
-            settings.task = "digits"
-            settings.nodes = nodes
-            settings.seed = seed
-            settings.budget = budget
-            settings.mode = .readout
-            let readout = try TrainJobs.ring(
-                settings, feedback: nil, directory: "\(folder)/readout",
-                progress: ProgressLines.training(metric: .accuracy))
-            settings.mode = .pgtHybrid
-            let hybrid = try TrainJobs.ring(
-                settings, feedback: nil, directory: "\(folder)/pgt-hybrid",
-                progress: ProgressLines.training(metric: .accuracy))
-
+            var runs: [(name: String, summary: TrainingSummary, what: String)] = []
+            for (name, what) in TrainJobs.demoRuns {
+                var settings = RingSettings()
+                settings.task = "digits"
+                settings.nodes = nodes
+                settings.seed = seed
+                if name == "readout" {
+                    settings.mode = .readout
+                } else {
+                    settings.perturbation = RingSettings.Perturbation(rawValue: name)!
+                    settings.deviceSeconds = deviceSeconds
+                }
+                let summary = try TrainJobs.ring(
+                    settings, feedback: nil, directory: "\(folder)/\(name)",
+                    progress: ProgressLines.training(metric: .accuracy))
+                runs.append((name, summary, what))
+            }
             if json {
-                try printJSON(["readout": readout, "pgt-hybrid": hybrid])
+                try printJSON(Dictionary(uniqueKeysWithValues: runs.map { ($0.name, $0.summary) }))
                 return
             }
-            print("  mode         test accuracy   samples streamed   wall time")
-            print(
-                String(
-                    format: "  readout      %.4f          %-18d %.1f s  (fixed mask, ridge readouts)",
-                    readout.test_accuracy ?? .nan, readout.samples_streamed ?? 0, readout.seconds))
-            print(
-                String(
-                    format: "  pgt-hybrid   %.4f          %-18d %.1f s  (pre-layer by PGT through the ring, %d passes of %d)",
-                    hybrid.test_accuracy ?? .nan, hybrid.samples_streamed ?? 0, hybrid.seconds, hybrid.forward_passes,
-                    settings.batch))
-            print(
-                String(
-                    format: "  converters busy %.1f%% of the pgt-hybrid run's streamed time (as if paced)",
-                    100 * (hybrid.converter_utilization ?? .nan)))
-            print("runs: \(folder)/readout and \(folder)/pgt-hybrid (config, board.json, logs, summary.json)")
-            print("plots: \(folder)/pgt-hybrid/accuracy.svg and \(folder)/pgt-hybrid/loss.svg")
+            print("  training     test accuracy   device s (training)   samples streamed   wall time")
+            for run in runs {
+                print(
+                    "  " + run.name.padding(toLength: 13, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "%.4f          %-21.1f %-18d %.1f s  ", run.summary.test_accuracy ?? .nan,
+                            run.summary.device_seconds_training ?? .nan, run.summary.samples_streamed ?? 0,
+                            run.summary.seconds) + "(\(run.what))")
+            }
+            print("runs: " + runs.map { "\(folder)/\($0.name)" }.joined(separator: ", ") + " (config, board.json, logs, summary.json)")
+            print("plots: \(folder)/drive/accuracy.svg (against device seconds), and the same in each run")
         }
     }
 }

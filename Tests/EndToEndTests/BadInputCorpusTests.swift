@@ -45,7 +45,7 @@ import Testing
         for option in ["--nodes", "--samples-per-node", "--shots", "--input-scale"] {
             add(["reservoir"], option, anyNumber + negative)
         }
-        add(["demo"], "--budget", anyNumber + negative)
+        add(["demo"], "--device-seconds", anyNumber + negative)
         add(["demo"], "--nodes", anyNumber + negative)
         add(["bench", "train"], "--budget", anyNumber + negative + ["1000000000000"])
         add(["twin", "serve"], "--port", ["70000", "-1", "x"])

@@ -3,26 +3,29 @@ import ReservoirTesting
 import Testing
 
 @Suite struct DemoCommandTests {
-    @Test func theDemoPrintsBothModesWithTheirFigures() throws {
+    @Test func theDemoPrintsTheThreeStrategiesAtEqualDeviceTime() throws {
         let runs = NSTemporaryDirectory() + "ringlab-demo-\(UUID().uuidString)"
-        let outcome = try CommandRunner.ringlab(["demo", "--budget", "400", "--runs", runs])
+        let outcome = try CommandRunner.ringlab(["demo", "--device-seconds", "12", "--runs", runs])
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(outcome.standardOutput.contains("runs: \(runs)/readout and \(runs)/pgt-hybrid"))
+        #expect(outcome.standardOutput.contains("runs: \(runs)/readout, \(runs)/parameters, \(runs)/drive"))
         for file in [
-            "pgt-hybrid/summary.json", "pgt-hybrid/accuracy.svg", "pgt-hybrid/board.json", "readout/summary.json",
+            "drive/summary.json", "drive/accuracy.svg", "drive/board.json", "parameters/summary.json",
+            "readout/summary.json",
         ] {
             #expect(FileManager.default.fileExists(atPath: "\(runs)/\(file)"), "\(file) is missing")
         }
+        let plot = try String(contentsOfFile: "\(runs)/drive/accuracy.svg", encoding: .utf8)
+        #expect(plot.contains("against training device seconds"))
         let lines = outcome.standardOutput.split(separator: "\n")
-        for mode in ["readout", "pgt-hybrid"] {
-            let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(mode + " ") })
+        for name in ["readout", "parameters", "drive"] {
+            let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })
             let fields = row.split(separator: " ")
             let accuracy = try #require(Double(fields[1]))
-            #expect(accuracy > (mode == "readout" ? 0.85 : 0.8) && accuracy <= 1, "\(row)")
-            // Readout: the training split for the fit, then both splits to evaluate (1797
-            // samples); pgt-hybrid: 400 passes of 32 samples and its evaluations besides.
-            let streamed = try #require(Int(fields[2]))
-            #expect(mode == "readout" ? streamed > 1797 && streamed < 2 * 1797 : streamed > 400 * 32, "\(row)")
+            #expect(accuracy > (name == "readout" ? 0.85 : 0.8) && accuracy <= 1, "\(row)")
+            // The PGT runs stream 12 s of training (a pass of 32 samples is 32 ms: 375 passes);
+            // the fixed mask what its fit streams, one pass over the training split (1.3 s).
+            let seconds = try #require(Double(fields[2]))
+            #expect(name == "readout" ? seconds > 1 && seconds < 2 : abs(seconds - 12) < 0.1, "\(row)")
         }
     }
 

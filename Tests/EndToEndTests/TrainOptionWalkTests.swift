@@ -30,7 +30,7 @@ import Testing
     static let exempt: Set<String> = [
         "--mode", "--run-dir", "--json", "--help", "-h", "--threads", "--per-sample", "--randomize",
     ]
-    static let modes = ["mlp": ["pgt", "backprop", "spsa"], "ring": ["pgt-hybrid", "pgt", "readout"]]
+    static let modes = ["mlp": ["pgt", "backprop", "spsa"], "ring": ["pgt-hybrid", "pgt", "readout", "static-curve"]]
 
     static let tinyCSV: String = {
         let path = NSTemporaryDirectory() + "ringlab-walk-\(getpid()).csv"
@@ -42,7 +42,7 @@ import Testing
 
     static func base(_ model: String, mode: String) -> [String] {
         if model == "mlp" { return ["--task", "moons", "--budget", "200", "--hidden", "4"] }
-        return ["--task", "moons", "--nodes", "8"] + (mode == "readout" ? [] : ["--budget", "40", "--sigma", "0.02"])
+        return ["--task", "moons", "--nodes", "8"] + (mode == "readout" || mode == "static-curve" ? [] : ["--budget", "40", "--sigma", "0.02"])
     }
 
     /// The options `ringlab train MODEL --help` lists.

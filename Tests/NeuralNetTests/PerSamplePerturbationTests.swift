@@ -130,4 +130,59 @@ import Testing
             #expect(abs(gradient[index] - numeric) < 1e-7, "parameter \(index): \(gradient[index]) against \(numeric)")
         }
     }
+
+    /// ∂L/∂x from `lossAndGradient(…, inputGradient:)` (what backprop through the ring's static
+    /// curve needs from the readout) against central finite differences of the batch loss in
+    /// each input.
+    @Test(arguments: [Loss.softmaxCrossEntropy, .squaredError])
+    func theInputGradientMatchesFiniteDifferences(loss: Loss) {
+        let outputs = loss == .squaredError ? 1 : 3
+        let network = DenseNetwork(widths: [5, 4, outputs], activations: [.tanh, .identity], loss: loss)
+        let count = 4
+        var random = Xoshiro256StarStar(seed: 31, stream: 5)
+        let theta = network.initialParameters(seed: 6).map { $0 * 1.2 }
+        let inputs = (0..<(count * 5)).map { _ in 2 * random.nextUnitInterval() - 1 }
+        let labels = (0..<count).map { $0 % outputs }
+        let targets = (0..<count).map { Double($0) / 3 - 0.5 }
+        let workspace = NetworkWorkspace(network: network, capacity: count)
+        func batchLoss(_ x: [Double]) -> Double {
+            theta.withUnsafeBufferPointer { p in
+                x.withUnsafeBufferPointer { x in
+                    labels.withUnsafeBufferPointer { l in
+                        targets.withUnsafeBufferPointer { t in
+                            network.loss(
+                                parameters: p, batch: network.batch(inputs: x, labels: l, targets: t, count: count),
+                                workspace: workspace)
+                        }
+                    }
+                }
+            }
+        }
+        var gradient = [Double](repeating: 0, count: network.parameterCount)
+        var inputGradient = [Double](repeating: 0, count: count * 5)
+        theta.withUnsafeBufferPointer { p in
+            inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { l in
+                    targets.withUnsafeBufferPointer { t in
+                        gradient.withUnsafeMutableBufferPointer { g in
+                            inputGradient.withUnsafeMutableBufferPointer { gx in
+                                _ = network.lossAndGradient(
+                                    parameters: p, batch: network.batch(inputs: x, labels: l, targets: t, count: count),
+                                    workspace: workspace, gradient: g, inputGradient: gx)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let h = 1e-6
+        for index in inputs.indices {
+            var plus = inputs
+            var minus = inputs
+            plus[index] += h
+            minus[index] -= h
+            let numeric = (batchLoss(plus) - batchLoss(minus)) / (2 * h)
+            #expect(abs(inputGradient[index] - numeric) < 1e-7, "input \(index): \(inputGradient[index]) against \(numeric)")
+        }
+    }
 }

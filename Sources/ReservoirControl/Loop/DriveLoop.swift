@@ -57,7 +57,7 @@ public final class DriveLoop {
     let stateSlots: Int
     var monitor: SafetyMonitor
     var normalizer = RangeNormalizer()
-    let driveMap: DriveMap
+    public let driveMap: DriveMap
     /// Streamed time between range probes in a session. The default twin's gain drifts by
     /// about 0.1 % with a 60 s time constant, so 30 s between probes keeps the normalization
     /// within that while a probe (36 periods) costs 0.1 % of the stream at N = 50.

@@ -75,4 +75,9 @@ extension RingModel {
     func withPreLayer<R>(_ body: (DenseNetwork, NetworkWorkspace) throws -> R) rethrows -> R {
         try body(preNetwork, preWorkspace)
     }
+
+    /// The readout network and its workspace, for a strategy that back-propagates through it.
+    func withReadout<R>(_ body: (DenseNetwork, NetworkWorkspace) throws -> R) rethrows -> R {
+        try body(readoutNetwork, readoutWorkspace)
+    }
 }

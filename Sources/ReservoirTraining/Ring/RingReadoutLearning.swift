@@ -92,7 +92,10 @@ public final class RidgeReadoutFit: RingReadoutLearning {
 
 extension RingModel {
     /// The ring model `settings.mode` names: its perturbation and readout strategies.
-    public convenience init(loop: DriveLoop, task: RingTask, settings: RingSettings) {
+    /// `transferCurve`: the board's calibrated static curve (what `static-curve` trains through).
+    public convenience init(
+        loop: DriveLoop, task: RingTask, settings: RingSettings, transferCurve: StaticTransferCurve? = nil
+    ) {
         let nodes = loop.settings.nodes
         let readoutCount = (nodes + 1) * task.outputCount
         switch settings.mode {
@@ -113,6 +116,10 @@ extension RingModel {
             self.init(
                 loop: loop, task: task, settings: settings, perturbation: nil,
                 readout: RidgeReadoutFit(validationRows: settings.ridgeValidationRows))
+        case .staticCurve:
+            self.init(
+                loop: loop, task: task, settings: settings, perturbation: nil,
+                readout: StaticCurveFit(curve: transferCurve))
         }
     }
 }

@@ -12,6 +12,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
         /// The pre-layer frozen at the fixed random mask, ridge readouts (classic reservoir
         /// computing).
         case readout
+        /// Pre-layer and readout trained offline by backprop through the board's calibrated
+        /// static transfer curve, then streamed through the ring (the ceiling; `StaticCurveFit`).
+        case staticCurve = "static-curve"
     }
 
     /// Where the pre-layer's perturbation lives (`RingPerturbation`).
@@ -104,7 +107,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var metric: Metric { task == "narma10" ? .nrmse : .accuracy }
 
     public var plan: TrainingPlan {
-        TrainingPlan(budget: mode == .readout ? 0 : budget, evaluations: evaluations, checkpoints: evaluations)
+        TrainingPlan(
+            budget: mode == .readout || mode == .staticCurve ? 0 : budget, evaluations: evaluations,
+            checkpoints: evaluations)
     }
 
     /// The passes that stream `seconds` of training drive: a pass streams its rows (the batch,

@@ -158,20 +158,25 @@ public struct RunDirectory: Sendable {
         try DataFile.writeAtomically(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: evaluationsPath)
     }
 
-    /// Writes summary.json and the plots (loss; accuracy or NRMSE).
+    /// Writes summary.json and the plots (loss; accuracy or NRMSE) against training device
+    /// seconds where the model streams through a device, else against forward passes.
     func finish(summary: TrainingSummary, evaluations: [Evaluation], metric: Metric) throws {
         try saveRecord(summary, named: "summary.json")
-        let passes = evaluations.map { Double($0.forwardPasses) }
+        let device = evaluations.compactMap(\.deviceSeconds)
+        let onDevice = !evaluations.isEmpty && device.count == evaluations.count
+        let x = onDevice ? device : evaluations.map { Double($0.forwardPasses) }
+        let against = onDevice ? "training device seconds" : "forward passes"
+        let held = summary.evaluated_on ?? "test"
         try DataFile.writeAtomically(
             SVGPlot.lines(
-                title: "loss against forward passes", x: passes,
-                series: [("train", evaluations.map(\.trainLoss)), ("test", evaluations.map(\.testLoss))]),
+                title: "loss against \(against)", x: x,
+                series: [("train", evaluations.map(\.trainLoss)), (held, evaluations.map(\.testLoss))]),
             to: "\(path)/loss.svg")
         let name = metric == .nrmse ? "NRMSE" : "accuracy"
         try DataFile.writeAtomically(
             SVGPlot.lines(
-                title: "\(name) against forward passes", x: passes,
-                series: [("train", evaluations.map(\.trainMetric)), ("test", evaluations.map(\.testMetric))]),
+                title: "\(name) against \(against)", x: x,
+                series: [("train", evaluations.map(\.trainMetric)), (held, evaluations.map(\.testMetric))]),
             to: "\(path)/\(metric.rawValue).svg")
     }
 }
