@@ -87,7 +87,9 @@ def ring_section(jobs):
         "test-split evaluations come on top and are reported apart as `device_seconds_evaluation`). "
         "*readout* is the fixed random mask with ridge readouts (its one pass over the training split is "
         "its whole training); *parameters* is pgt-hybrid perturbing the pre-layer's parameters; *drive* "
-        "perturbs the N drives and takes the pre-layer's gradient by the chain rule (docs/pgt.md). "
+        "perturbs the N drives and takes the pre-layer's gradient by the chain rule (docs/pgt.md); "
+        "*static-curve* is the ceiling: pre-layer and readout trained offline by backprop through the "
+        "calibrated static transfer curve, then streamed through the noisy twin. "
         "Default twin (in-process, lock-step) and its committed calibration unless the row says otherwise."
     )
     lines.append("")
@@ -98,7 +100,7 @@ def ring_section(jobs):
         commands.extend(entry[1] for entry in group)
         return group
 
-    def device_row(task, nodes, strategies, seconds_list, label, extra=lambda seed: [], seeds=SEEDS):
+    def device_row(task, nodes, strategies, seconds_list, label, extra=lambda seed: [], seeds=SEEDS, ceiling=False):
         base = ["train", "ring", "--task", task] + (["--nodes", str(nodes)] if nodes != 50 else [])
         readout = runs(base + ["--mode", "readout"], f"{label} readout", seeds, extra=extra)
         rows = [f"| {label} | readout | {cell(readout)} at {statistics.mean(r[0]['device_seconds_training'] for r in readout):.1f} s |"
@@ -107,13 +109,17 @@ def ring_section(jobs):
             groups = [runs(base + ["--perturb", strategy, "--device-seconds", str(seconds)],
                            f"{label} {strategy} {seconds} s", seeds, extra=extra) for seconds in seconds_list]
             rows.append(f"| {label} | {strategy} | " + " | ".join(cell(group) for group in groups) + " |")
+        if ceiling:
+            curve = runs(base + ["--mode", "static-curve"], f"{label} static-curve", seeds, extra=extra)
+            rows.append(f"| {label} | static-curve (ceiling) | {cell(curve)} with no training on the device |"
+                        + " |" * (len(seconds_list) - 1))
         return rows
 
     header = "| task | training | " + " | ".join(f"{seconds} s" for seconds in DEVICE_SECONDS) + " |"
     rule = "|---|---|" + "---|" * len(DEVICE_SECONDS)
     lines += ["### Digits", "", header, rule]
-    lines += device_row("digits", 50, ["parameters", "drive"], DEVICE_SECONDS, "digits, N = 50")
-    lines += device_row("digits", 100, ["parameters", "drive"], DEVICE_SECONDS, "digits, N = 100")
+    lines += device_row("digits", 50, ["parameters", "drive"], DEVICE_SECONDS, "digits, N = 50", ceiling=True)
+    lines += device_row("digits", 100, ["parameters", "drive"], DEVICE_SECONDS, "digits, N = 100", ceiling=True)
     lines.append("")
 
     # The defaults as a user gets them: no budget, no strategy given.
@@ -141,7 +147,7 @@ def ring_section(jobs):
     lines += ["| task | training | " + " | ".join(f"{seconds} s" for seconds in twin_seconds) + " |",
               "|---|---|" + "---|" * len(twin_seconds)]
     lines += device_row("digits", 50, ["parameters", "drive"], twin_seconds, "digits, N = 50, twins 1–3",
-                        extra=lambda seed: ["--randomize", str(seed)])
+                        extra=lambda seed: ["--randomize", str(seed)], ceiling=True)
     lines.append("")
 
     lines += ["### Sequences", ""]

@@ -29,7 +29,7 @@ struct TrainRingCommand: ParsableCommand {
         name: .customLong("sigma-multiple"), parsing: .unconditional,
         help: "σ calibration's target |ΔL| in loss-noise standard deviations (default: the strategy's).")
     var sigmaMultiple: Double?
-    @Option(name: .long, parsing: .unconditional, help: "Learning rate of the pre-layer's Adam.") var lr: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Learning rate of the pre-layer's Adam (default: the strategy's).") var lr: Double?
     @Option(name: .customLong("readout-lr"), parsing: .unconditional, help: "Learning rate of the readout's Adam (pgt-hybrid).")
     var readoutLR: Double?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay λ of the readout's Adam (pgt-hybrid).")

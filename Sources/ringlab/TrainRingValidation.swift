@@ -29,16 +29,17 @@ extension TrainRingCommand {
                 throw ValidationError("--perturb must be parameters or drive; found \(perturb)")
             }
             try refuse(mode != .pgtHybrid, "--perturb", "to --mode \(mode.rawValue) (pgt-hybrid chooses where its perturbation lives)")
-            if value == .drive {
-                try refuse(sequence, "--perturb", "as drive to a sequence task (a drive moves later rows' states)")
-                try refuse(perSample != nil, "--per-sample/--no-per-sample", "with --perturb drive (one drive direction per sample, always)")
-            }
+            try refuse(value == .drive && sequence, "--perturb", "as drive to a sequence task (a drive moves later rows' states)")
         }
         try refuse(common.validation && sequence, "--validation", "to a sequence task (it is carved from independent samples)")
         try refuse(sigma != nil && sigmaMultiple != nil, "--sigma-multiple", "with --sigma (σ is given, not calibrated)")
-        let drive = perturb.flatMap(RingSettings.Perturbation.init(rawValue:)) == .drive
-        try refuse(!drive && driveDirections != nil, "--drive-directions", "without --perturb drive")
-        try refuse(!drive && directionKind != nil, "--direction-kind", "without --perturb drive")
+        let drive =
+            mode == .pgtHybrid
+            && (perturb.flatMap(RingSettings.Perturbation.init(rawValue:))
+                ?? RingSettings.defaultPerturbation(sequence: sequence)) == .drive
+        try refuse(drive && perSample != nil, "--per-sample/--no-per-sample", "to drive-space perturbation (one drive direction per sample, always)")
+        try refuse(!drive && driveDirections != nil, "--drive-directions", "without drive-space perturbation")
+        try refuse(!drive && directionKind != nil, "--direction-kind", "without drive-space perturbation")
         if let directionKind {
             guard let kind = RingSettings.DriveDirectionKind(rawValue: directionKind) else {
                 throw ValidationError("--direction-kind must be rademacher, gaussian or orthogonal; found \(directionKind)")

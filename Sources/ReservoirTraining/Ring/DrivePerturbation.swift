@@ -36,8 +36,11 @@ public final class DrivePerturbation: RingPerturbation {
     public static let sigmaRepeatPairs = 2
     public static let sigmaPilotPairs = 2
     /// The typical per-sample |L_s(a+σz) − L_s(a−σz)| σ is set to, in per-sample loss-noise
-    /// standard deviations (tuned on a validation split, docs/pgt.md).
-    public static let sigmaMultiple = 3.0
+    /// standard deviations, and the pre-layer's Adam rate: chosen on the validation split
+    /// (docs/pgt.md, "Tuning": multiples 4–13 within a sample of each other, 40 worse; 0.003
+    /// ahead of 0.01 at 300 s). On the default twin σ comes out near 0.2 drive units.
+    public static let sigmaMultiple = 7.0
+    public static let learningRate = 0.003
 
     public init(settings: RingSettings) {
         self.settings = settings
@@ -45,6 +48,7 @@ public final class DrivePerturbation: RingPerturbation {
         optimizer = Optimizer(kind: .adam, dimension: 0)
     }
 
+    public var kind: RingSettings.Perturbation { .drive }
     public var passesPerStep: Int { 2 * settings.driveDirections }
 
     public func attach(to model: RingModel) {
@@ -162,7 +166,7 @@ public final class DrivePerturbation: RingPerturbation {
         }
         let norm = preGradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: nil) }
         let rate = Schedule.cosine.rate(
-            base: settings.preLearningRate, step: step, totalSteps: settings.budget / passesPerStep)
+            base: settings.preLearningRate ?? Self.learningRate, step: step, totalSteps: settings.budget / passesPerStep)
         preGradient.withUnsafeBufferPointer { g in
             model.theta.withUnsafeMutableBufferPointer { theta in
                 optimizer.apply(

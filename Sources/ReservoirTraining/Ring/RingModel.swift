@@ -155,6 +155,7 @@ public final class RingModel: TrainingModel {
         let period = loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds
         summary.nodes = loop.settings.nodes
         summary.sigma = perturbation?.sigma
+        summary.perturb = perturbation?.kind.rawValue
         summary.converter_utilization = statistics.utilizationAsPaced(periodNanoseconds: period)
         summary.samples_streamed = samplesStreamed
         summary.device_seconds = Double(earlierEvaluationPeriods + statistics.evaluationPeriods) * Double(period) / 1e9

@@ -101,7 +101,7 @@ extension RingModel {
         switch settings.mode {
         case .pgtHybrid:
             let perturbation: any RingPerturbation =
-                settings.perturbation == .drive
+                (settings.perturbation ?? RingSettings.defaultPerturbation(sequence: task.isSequence)) == .drive
                 ? DrivePerturbation(settings: settings) : ParameterPerturbation(settings: settings, task: task)
             self.init(
                 loop: loop, task: task, settings: settings, perturbation: perturbation,

@@ -19,7 +19,7 @@ public struct RingSettings: Sendable, Codable, Equatable {
 
     /// Where the pre-layer's perturbation lives (`RingPerturbation`).
     public enum Perturbation: String, Sendable, Codable, CaseIterable {
-        /// θ of the pre-layer (`ParameterPerturbation`; the default).
+        /// θ of the pre-layer (`ParameterPerturbation`).
         case parameters
         /// The N drives the pre-layer produces, the chain rule upstream (`DrivePerturbation`).
         case drive
@@ -42,7 +42,8 @@ public struct RingSettings: Sendable, Codable, Equatable {
 
     public var task = "digits"
     public var mode = Mode.pgtHybrid
-    public var perturbation = Perturbation.parameters
+    /// nil: `defaultPerturbation(sequence:)` for the task.
+    public var perturbation: Perturbation?
     /// Forward passes to spend (each streams one mini-batch through the ring). 10,000 takes
     /// sine-square to 1.000 / 0.998 / 1.000 for seeds 1–3 (docs/results.md; 2,000 leaves seed 3
     /// at 0.975, too near the 0.97 target).
@@ -57,7 +58,9 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var batch = 32
     /// Unscored rows streamed before a sequence window (the feedback's memory fills up).
     public var washout = 16
-    public var preLearningRate = 0.003
+    /// Rate of the pre-layer's Adam; nil: the strategy's own (`DrivePerturbation.learningRate`,
+    /// `ParameterPerturbation.learningRate(perSample:)`, `StaticCurveFit.learningRate`).
+    public var preLearningRate: Double?
     /// Rate of the readout's Adam (pgt-hybrid).
     public var readoutLearningRate = 0.01
     /// Decoupled weight decay λ of the readout's Adam (AdamW). Without it the readout fits
@@ -68,7 +71,7 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// the start of the run from the loss noise it measures there.
     public var sigma: Double?
     /// σ calibration's target: the typical |L(θ+σz) − L(θ−σz)| as a multiple of the loss
-    /// noise (nil: the strategy's own, `ParameterPerturbation.sigmaMultiple` or
+    /// noise (nil: the strategy's own, `ParameterPerturbation.sigmaMultiple(perSample:)` or
     /// `DrivePerturbation.sigmaMultiple`).
     public var sigmaMultiple: Double?
     /// Start a regression readout from the ridge fit of the fixed mask's states (the classic
@@ -102,6 +105,11 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var validation = false
 
     public init() {}
+
+    /// Drive-space for independent samples: on the validation split it beat parameter-space at
+    /// every device time tried (docs/pgt.md, "Tuning"). Parameters for sequences, where a drive
+    /// moves later rows' states and drive-space does not apply.
+    public static func defaultPerturbation(sequence: Bool) -> Perturbation { sequence ? .parameters : .drive }
 
     /// What the task's evaluations report (NARMA10 is the one regression task).
     public var metric: Metric { task == "narma10" ? .nrmse : .accuracy }

@@ -14,8 +14,9 @@ import PerturbativeTraining
 /// Adam on both (the readout with its weight decay), cosine schedule.
 public final class StaticCurveFit: RingReadoutLearning {
     public let curve: StaticTransferCurve?
-    /// Passes over the training split (digital: no device time).
+    /// Passes over the training split (digital: no device time), and the pre-layer's Adam rate.
     public static let epochs = 60
+    public static let learningRate = 0.003
 
     public init(curve: StaticTransferCurve?) { self.curve = curve }
 
@@ -85,7 +86,7 @@ public final class StaticCurveFit: RingReadoutLearning {
                         }
                     }
                 }
-                let preRate = Schedule.cosine.rate(base: settings.preLearningRate, step: step, totalSteps: steps)
+                let preRate = Schedule.cosine.rate(base: settings.preLearningRate ?? Self.learningRate, step: step, totalSteps: steps)
                 let readoutRate = Schedule.cosine.rate(base: settings.readoutLearningRate, step: step, totalSteps: steps)
                 preGradient.withUnsafeBufferPointer { g in
                     pre.apply(gradient: g, learningRate: preRate, to: UnsafeMutableBufferPointer(rebasing: theta[0..<preCount]))

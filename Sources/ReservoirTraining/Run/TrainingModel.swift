@@ -95,6 +95,9 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     /// The ring model: virtual nodes N, σ in drive units, and the converters' utilization had
     /// the twin been paced (periods that streamed evaluations ÷ all periods streamed).
     public var nodes: Int?
+    /// The ring model: where the perturbation lived (parameters or drive), absent when the
+    /// pre-layer does not learn by perturbation.
+    public var perturb: String?
     public var sigma: Double?
     public var converter_utilization: Double?
     /// The ring model: samples streamed through the board and the device time they took
