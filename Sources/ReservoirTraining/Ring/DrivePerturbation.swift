@@ -4,14 +4,16 @@ import PerturbativeTraining
 
 /// Drive-space perturbation (node perturbation; issue 14): the ring only sees the N drives the
 /// pre-layer produces, so the perturbation lives there rather than on the pre-layer's
-/// parameters. For sample s with drive a_s = pre(x_s) and a direction z_s ∈ {±1}^N,
+/// parameters. For sample s with drive a_s = pre(x_s) and a direction z_s (Rademacher ±1 by
+/// default; Gaussian, or orthogonal within the batch: `RingSettings.driveDirectionKind`),
 ///
 ///     c_s = [L_s(a_s + σz_s) − L_s(a_s − σz_s)] / 2σ,    ĝ_s = c_s·z_s ≈ ∂L_s/∂a_s
 ///
 /// (unbiased to O(σ²) for a smooth L: E[z zᵀ] = I), and the pre-layer's gradient follows by the
 /// exact chain rule, ∂L/∂θ = (1/B) Σ_s J_pre(x_s)ᵀ ĝ_s (`DenseNetwork.gradient`). The ring is
 /// only ever evaluated. The ± drives of a batch stream back to back as two evaluations, the +
-/// pass first on even steps and last on odd ones (+,−,−,+: a linear drift cancels). The
+/// pass first on even pairs and last on odd ones (+,−,−,+: a linear drift cancels); with K
+/// pairs per sample (`driveDirections`) their estimates are averaged. The
 /// readout learns from the same passes (its exact gradient). The drive map is tanh then a
 /// clamp to the board's range: a drive far out saturates rather than leaving the range, and
 /// the estimate then measures the saturated loss (a bias only where V_bias ± V_span exceeds the
