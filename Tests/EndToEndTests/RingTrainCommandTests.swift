@@ -128,6 +128,6 @@ import Testing
     @Test func aBadModeIsRefusedWithTheChoices() throws {
         let outcome = try CommandRunner.ringlab(["train", "ring", "--mode", "spsa"])
         #expect(outcome.status != 0)
-        #expect(outcome.standardError.contains("pgt-hybrid, pgt or readout"))
+        #expect(outcome.standardError.contains("pgt-hybrid, pgt, readout or static-curve"))
     }
 }
