@@ -23,6 +23,23 @@ extension RingReadoutLearning {
     public func begin(model: RingModel) throws -> Int { 0 }
 }
 
+/// A readout set once, before the steps (a ridge fit, an offline fit), and never updated by
+/// them: the steps, if any, do not touch it and it keeps no optimizer.
+public protocol RingReadoutFittedOnce: RingReadoutLearning {}
+
+extension RingReadoutFittedOnce {
+    public var isPerturbed: Bool { false }
+    public var wantsGradient: Bool { false }
+    public var optimizer: Optimizer? {
+        get { nil }
+        set {}
+    }
+    public func update(
+        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
+        step: Int, totalSteps: Int
+    ) throws {}
+}
+
 /// `pgt-hybrid`: the readout is digital, so each of a step's forward passes gives its exact
 /// gradient at the states the ring produced; the readout's Adam (AdamW, cosine schedule) takes
 /// their mean.
@@ -69,25 +86,15 @@ public final class PerturbedReadout: RingReadoutLearning {
 /// `readout`: classic reservoir computing. The pre-layer stays frozen at the fixed mask; the
 /// readout is the ridge fit to the node states of the training rows (`RingModel.fitReadoutByRidge`,
 /// per class against ±1 targets, λ chosen on `validationRows` held-out rows).
-public final class RidgeReadoutFit: RingReadoutLearning {
+public final class RidgeReadoutFit: RingReadoutFittedOnce {
     public let validationRows: Int
 
     public init(validationRows: Int) { self.validationRows = validationRows }
 
-    public var isPerturbed: Bool { false }
-    public var wantsGradient: Bool { false }
-    public var optimizer: Optimizer? {
-        get { nil }
-        set {}
-    }
     public func begin(model: RingModel) throws -> Int {
         let rows = validationRows
         return try model.fitReadoutByRidge(validation: { min(rows, $0 / 4) })
     }
-    public func update(
-        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
-        step: Int, totalSteps: Int
-    ) throws {}
 }
 
 extension RingModel {

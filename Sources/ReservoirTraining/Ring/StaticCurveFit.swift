@@ -12,20 +12,13 @@ import PerturbativeTraining
 /// Per step, on a batch: a = pre(x), s = f(a), L = readout loss; ∂L/∂s from the readout's
 /// backward pass, ∂L/∂a = ∂L/∂s ⊙ f′(a), ∂L/∂θ_pre by the chain rule through the pre-layer;
 /// Adam on both (the readout with its weight decay), cosine schedule.
-public final class StaticCurveFit: RingReadoutLearning {
+public final class StaticCurveFit: RingReadoutFittedOnce {
     public let curve: StaticTransferCurve?
     /// Passes over the training split (digital: no device time), and the pre-layer's Adam rate.
     public static let epochs = 60
     public static let learningRate = 0.003
 
     public init(curve: StaticTransferCurve?) { self.curve = curve }
-
-    public var isPerturbed: Bool { false }
-    public var wantsGradient: Bool { false }
-    public var optimizer: Optimizer? {
-        get { nil }
-        set {}
-    }
 
     public func begin(model: RingModel) throws -> Int {
         guard let curve else {
@@ -100,9 +93,4 @@ public final class StaticCurveFit: RingReadoutLearning {
         }
         return 0
     }
-
-    public func update(
-        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
-        step: Int, totalSteps: Int
-    ) throws {}
 }
