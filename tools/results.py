@@ -101,17 +101,26 @@ def ring_section(jobs):
         return group
 
     def device_row(task, nodes, strategies, seconds_list, label, extra=lambda seed: [], seeds=SEEDS, ceiling=False):
+        """The rows of one task: readout, each strategy at each device time, the ceiling; all
+        their runs in one pool, so that both cores stay busy."""
         base = ["train", "ring", "--task", task] + (["--nodes", str(nodes)] if nodes != 50 else [])
-        readout = runs(base + ["--mode", "readout"], f"{label} readout", seeds, extra=extra)
+        groups = [("readout", base + ["--mode", "readout"])]
+        groups += [((strategy, seconds), base + ["--perturb", strategy, "--device-seconds", str(seconds)])
+                   for strategy in strategies for seconds in seconds_list]
+        if ceiling:
+            groups.append(("static-curve", base + ["--mode", "static-curve"]))
+        lists = [arguments + ["--seed", str(seed)] + extra(seed) for _, arguments in groups for seed in seeds]
+        done = run_all(lists, jobs, label)
+        commands.extend(entry[1] for entry in done)
+        by_group = {key: done[index * len(seeds):(index + 1) * len(seeds)] for index, (key, _) in enumerate(groups)}
+        readout = by_group["readout"]
         rows = [f"| {label} | readout | {cell(readout)} at {statistics.mean(r[0]['device_seconds_training'] for r in readout):.1f} s |"
                 + " |" * (len(seconds_list) - 1)]
         for strategy in strategies:
-            groups = [runs(base + ["--perturb", strategy, "--device-seconds", str(seconds)],
-                           f"{label} {strategy} {seconds} s", seeds, extra=extra) for seconds in seconds_list]
-            rows.append(f"| {label} | {strategy} | " + " | ".join(cell(group) for group in groups) + " |")
+            rows.append(f"| {label} | {strategy} | "
+                        + " | ".join(cell(by_group[(strategy, seconds)]) for seconds in seconds_list) + " |")
         if ceiling:
-            curve = runs(base + ["--mode", "static-curve"], f"{label} static-curve", seeds, extra=extra)
-            rows.append(f"| {label} | static-curve (ceiling) | {cell(curve)} with no training on the device |"
+            rows.append(f"| {label} | static-curve (ceiling) | {cell(by_group['static-curve'])} with no training on the device |"
                         + " |" * (len(seconds_list) - 1))
         return rows
 

@@ -33,7 +33,12 @@ import Testing
         ] { add(["train", "mlp"], option, anyNumber + negative) }
         for option in [
             "--budget", "--batch", "--sigma", "--readout-lr", "--pre-hidden", "--shots", "--lr", "--weight-decay", "--nodes",
+            "--device-seconds", "--sigma-multiple", "--drive-directions",
         ] { add(["train", "ring"], option, anyNumber + negative) }
+        add(["train", "ring"], "--randomize", ["x", "-1", "nan", "1e30"])
+        add(["train", "ring"], "--direction-kind", ["bogus", ""])
+        add(["train", "ring"], "--perturb", ["bogus", "drives"])
+        add(["train", "ring"], "--mode", ["bogus", "static"])
         add(["train", "mlp"], "--beta1", anyNumber + negative + ["1"])
         add(["train", "ring"], "--feedback", anyNumber)
         add(["train", "mlp"], "--hidden", ["1000000000"])

@@ -20,7 +20,17 @@ public final class StaticCurveFit: RingReadoutFittedOnce {
 
     public init(curve: StaticTransferCurve?) { self.curve = curve }
 
+    /// Trains offline with the board's session closed (the board safe): seconds of CPU work
+    /// inside a session would hold the ring enabled and idle, which the loop's watchdog ends
+    /// after `DriveLoop.idleTimeout` (rightly: nothing is driving it).
     public func begin(model: RingModel) throws -> Int {
+        model.loop.closeSession()
+        try fit(model)
+        try model.loop.openSession()
+        return 0
+    }
+
+    private func fit(_ model: RingModel) throws {
         guard let curve else {
             throw RingTaskError(
                 description: "static-curve training needs the board's calibrated transfer curve: run ringlab calibrate first")
@@ -91,6 +101,5 @@ public final class StaticCurveFit: RingReadoutFittedOnce {
                 }
             }
         }
-        return 0
     }
 }
