@@ -1,6 +1,7 @@
 import Foundation
 import ReservoirControl
 import ReservoirHAL
+import ReservoirTesting
 import ReservoirTraining
 import Testing
 
@@ -45,5 +46,30 @@ import Testing
         #expect(throws: RingTaskError.self) {
             try StaticTransferCurve(points: [(0.5, 0.3), (2.0, 0.3)], map: Self.map)
         }
+    }
+
+    /// Offline training takes longer than the loop lets an open session idle (shortened here to
+    /// 5 ms): the fit closes the session first (the board safe), so the run completes instead
+    /// of being stopped by the watchdog, and the network it streams afterwards has learnt.
+    @Test func staticCurveTrainingOutlastsTheIdleTimeout() throws {
+        var settings = RingSettings()
+        settings.task = "moons"
+        settings.mode = .staticCurve
+        let (_, board) = try TwinFixtures.twinBoard(seed: 1)
+        let point = try #require(board.wiring.operatingPoint)
+        var loopSettings = ReservoirSettings(operatingPoint: point)
+        loopSettings.feedback = 0
+        let loop = try DriveLoop(board: board, settings: loopSettings)
+        loop.idleTimeout = .milliseconds(5)
+        // A smooth increasing curve across the drive range: the gradient's sign is right.
+        let curve = try StaticTransferCurve(
+            points: stride(from: 0.0, through: 2.5, by: 0.02).map {
+                ($0, 0.1 + 0.8 / (1 + exp(-($0 - point.biasVolts.value) / 0.2)))
+            }, map: loop.driveMap)
+        let model = RingModel(loop: loop, task: RingModelTests.moons, settings: settings, transferCurve: curve)
+        let summary = try TrainingRun(model: model, plan: settings.plan).run()
+        let accuracy = try #require(summary.test_accuracy)
+        #expect(accuracy > 0.8, "moons trained through a static curve, streamed through the twin: \(accuracy)")
+        #expect(summary.device_seconds_training ?? 1 < 0.01, "no device time in training")
     }
 }
