@@ -23,11 +23,11 @@ extension RingReadoutLearning {
     public func begin(model: RingModel) throws -> Int { 0 }
 }
 
-/// A readout set once, before the steps (a ridge fit, an offline fit), and never updated by
-/// them: the steps, if any, do not touch it and it keeps no optimizer.
-public protocol RingReadoutFittedOnce: RingReadoutLearning {}
+/// A readout with no optimizer of its own: set once before the steps (a ridge fit, an offline
+/// fit) or moved by the perturbation together with the pre-layer (pgt); `update` leaves it.
+public protocol RingReadoutWithoutOptimizer: RingReadoutLearning {}
 
-extension RingReadoutFittedOnce {
+extension RingReadoutWithoutOptimizer {
     public var isPerturbed: Bool { false }
     public var wantsGradient: Bool { false }
     public var optimizer: Optimizer? {
@@ -69,24 +69,15 @@ public final class ExactGradientReadout: RingReadoutLearning {
 }
 
 /// `pgt`: the readout is perturbed with the pre-layer; the perturbation's update moves both.
-public final class PerturbedReadout: RingReadoutLearning {
+public final class PerturbedReadout: RingReadoutWithoutOptimizer {
     public init() {}
     public var isPerturbed: Bool { true }
-    public var wantsGradient: Bool { false }
-    public var optimizer: Optimizer? {
-        get { nil }
-        set {}
-    }
-    public func update(
-        readout: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>, passes: Int,
-        step: Int, totalSteps: Int
-    ) throws {}
 }
 
 /// `readout`: classic reservoir computing. The pre-layer stays frozen at the fixed mask; the
 /// readout is the ridge fit to the node states of the training rows (`RingModel.fitReadoutByRidge`,
 /// per class against ±1 targets, λ chosen on `validationRows` held-out rows).
-public final class RidgeReadoutFit: RingReadoutFittedOnce {
+public final class RidgeReadoutFit: RingReadoutWithoutOptimizer {
     public let validationRows: Int
 
     public init(validationRows: Int) { self.validationRows = validationRows }

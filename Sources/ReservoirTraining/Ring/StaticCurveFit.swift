@@ -12,7 +12,7 @@ import PerturbativeTraining
 /// Per step, on a batch: a = pre(x), s = f(a), L = readout loss; ∂L/∂s from the readout's
 /// backward pass, ∂L/∂a = ∂L/∂s ⊙ f′(a), ∂L/∂θ_pre by the chain rule through the pre-layer;
 /// Adam on both (the readout with its weight decay), cosine schedule.
-public final class StaticCurveFit: RingReadoutFittedOnce {
+public final class StaticCurveFit: RingReadoutWithoutOptimizer {
     public let curve: StaticTransferCurve?
     /// Passes over the training split (digital: no device time), and the pre-layer's Adam rate.
     public static let epochs = 60
