@@ -16,9 +16,12 @@ import Testing
         }
     }
 
-    @Test func aRingRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne() throws {
+    /// Either strategy, killed with SIGKILL after a checkpoint and resumed, ends as the
+    /// uninterrupted run does (θ, the strategy's optimizer, step and σ are in the checkpoint).
+    @Test(arguments: ["parameters", "drive"])
+    func aRingRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne(perturb: String) throws {
         let arguments = [
-            "train", "ring", "--task", "digits", "--budget", "6000", "--nodes", "30", "--seed", "2",
+            "train", "ring", "--task", "digits", "--perturb", perturb, "--budget", "6000", "--nodes", "30", "--seed", "2",
             "--json",
         ]
         let whole = temporaryFolder()
@@ -66,26 +69,9 @@ import Testing
         }
     }
 
-    /// Drive-space training killed with SIGKILL after a checkpoint and resumed ends as the
-    /// uninterrupted run does (θ, the strategy's Adam and step are in the checkpoint).
-    @Test func aDriveSpaceRunKilledAndResumedEndsLikeAnUninterruptedOne() throws {
-        let arguments = [
-            "train", "ring", "--task", "digits", "--perturb", "drive", "--budget", "3000", "--nodes", "30", "--seed", "4",
-            "--json",
-        ]
-        let whole = temporaryFolder()
-        let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
-        let broken = temporaryFolder()
-        let kill = try CommandRunner.killAfterFirstCheckpoint(arguments, folder: broken)
-        #expect(kill.wasRunning && kill.endedBySignal && !kill.finished, "the kill must land mid-run: \(kill)")
-        let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
-        for key in ["test_accuracy", "train_accuracy", "forward_passes", "steps", "device_seconds_training"] {
-            #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(uninterrupted[key] ?? "")", "\(key)")
-        }
-    }
-
-    /// A budget in device seconds: the training drive it buys (plus σ calibration's 18 passes
-    /// and the range probes) is what the summary reports, apart from the evaluations'.
+    /// A budget in device seconds: the training drive it buys (plus σ calibration's 8 passes
+    /// and the range probes; the bound allows 18) is what the summary reports, apart from the
+    /// evaluations'.
     @Test func aDeviceSecondsBudgetSpendsThatMuchTrainingDrive() throws {
         let summary = try CommandRunner.ringlabJSON([
             "train", "ring", "--task", "moons", "--device-seconds", "3", "--perturb", "drive", "--json",

@@ -43,14 +43,17 @@ func ringModel(_ settings: RingSettings, task: RingTask, seed: UInt64 = 1) throw
 }
 
 @Suite struct RingHybridTests {
-    /// PGT through the ring: on two-moons the trained pre-layer beats the fixed mask it starts
-    /// from (same budget, same readout training; only the pre-layer's rate differs).
-    @Test func aPreLayerTrainedByPGTThroughTheRingBeatsTheFixedMask() throws {
+    /// PGT through the ring, either strategy: on two-moons the trained pre-layer beats the fixed
+    /// mask it starts from (same budget, same readout training; only the pre-layer's rate
+    /// differs). σ: per parameter, or in drive units.
+    @Test(arguments: [RingSettings.Perturbation.parameters, .drive])
+    func aPreLayerTrainedByPGTThroughTheRingBeatsTheFixedMask(perturbation: RingSettings.Perturbation) throws {
         func accuracy(preLearningRate: Double) throws -> Double {
             var settings = RingSettings()
             settings.task = "moons"
             settings.budget = 3_000
-            settings.sigma = 0.02
+            settings.perturbation = perturbation
+            settings.sigma = perturbation == .drive ? 0.2 : 0.02
             settings.preLearningRate = preLearningRate
             let model = try ringModel(settings, task: .samples(DatasetSplit(Datasets.moons(seed: 1), seed: 1)))
             let run = TrainingRun(model: model, plan: settings.plan)
