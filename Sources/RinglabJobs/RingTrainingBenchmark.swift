@@ -51,7 +51,7 @@ public enum RingTrainingBenchmark {
 
         // Lock-step: the twin as fast as the CPU runs it.
         var lockStep = settings
-        let (loop, _) = try TrainJobs.ringLoop(for: &lockStep, chooseFeedback: true, feedback: nil, quiet: true)
+        let loop = try TrainJobs.ringLoop(for: &lockStep, chooseFeedback: true, feedback: nil, quiet: true).loop
         let training = RingModel(loop: loop, task: task, settings: lockStep)
         progress("lock-step run of \(budget) passes")
         _ = try TrainingRun(model: training, plan: lockStep.plan).run()
@@ -62,7 +62,7 @@ public enum RingTrainingBenchmark {
             Double(loop.samplesPerPeriod) / loop.board.sampleRate.value * 1e3
         // A step streams 2 passes of `batch` samples, one period each (no feedback: D = 1).
         let streamedPerStep = Double(2 * settings.batch * loop.delayPeriods) * periodMilliseconds
-        let period = loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds
+        let period = loop.period.nanoseconds
         let asPaced = loop.statistics.utilizationAsPaced(periodNanoseconds: period)
         // Before the paced run: its real-time thread locks all memory (mlockall), which
         // makes every thread's reserved malloc arena resident.
@@ -73,8 +73,9 @@ public enum RingTrainingBenchmark {
         // Paced: the same training against the twin on CLOCK_MONOTONIC, on a real-time thread.
         var paced = settings
         paced.budget = pacedBudget
-        let (pacedLoop, _) = try TrainJobs.ringLoop(
-            for: &paced, chooseFeedback: true, feedback: nil, clock: MonotonicClock(), quiet: true)
+        let pacedLoop = try TrainJobs.ringLoop(
+            for: &paced, chooseFeedback: true, feedback: nil, clock: MonotonicClock(), quiet: true
+        ).loop
         pacedLoop.limits.stopsOnDeadlineMiss = false
         progress(
             "paced run of \(pacedBudget) passes (\(String(format: "%.1f", Double(pacedBudget) * Double(settings.batch) * periodMilliseconds / 1000)) s of streaming)"

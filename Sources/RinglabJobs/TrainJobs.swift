@@ -5,14 +5,6 @@ import ReservoirFiles
 import ReservoirHAL
 import ReservoirTraining
 
-/// What config.json of a training run holds: which model, and its settings. A resumed run
-/// reads the model from here.
-public struct RunConfiguration: Codable, Sendable {
-    public var model: String
-    public var mlp: MLPSettings?
-    public var ring: RingSettings?
-}
-
 /// What a ring run records of the device it ran on (board.json in the run directory).
 public struct RunBoardIdentity: Codable, Sendable {
     public var board_file: String
@@ -72,20 +64,23 @@ public enum TrainJobs {
     ) throws -> TrainingSummary {
         var settings = settings
         let folder = try directory.map { try RunDirectory(path: $0) }
-        let (loop, identity) = try ringLoop(for: &settings, chooseFeedback: true, feedback: feedback)
+        let setup = try ringLoop(for: &settings, chooseFeedback: true, feedback: feedback)
+        let loop = setup.loop
         let task = try ringTask(settings)
         if let seconds = settings.deviceSeconds {
-            let period = Double(loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds) / 1e9
             settings.budget = settings.passes(
-                forDeviceSeconds: seconds, delayPeriods: loop.delayPeriods, periodSeconds: period,
+                forDeviceSeconds: seconds, delayPeriods: loop.delayPeriods, periodSeconds: loop.periodSeconds,
                 sequence: task.isSequence)
         }
+        if settings.mode == .pgtHybrid {
+            // Saved resolved, so that a resume does not depend on the defaults of its day.
+            settings.perturbation = settings.perturbation ?? RingSettings.defaultPerturbation(sequence: task.isSequence)
+            settings.readoutWeightDecay = RingModel.readoutWeightDecay(settings, loop: loop, sequence: task.isSequence)
+        }
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
-        try folder?.saveRecord(identity, named: "board.json")
-        let curve = settings.mode == .staticCurve ? try transferCurve(of: loop, randomize: settings.randomizedTwin) : nil
+        try folder?.saveRecord(setup.identity, named: "board.json")
         let run = TrainingRun(
-            model: RingModel(loop: loop, task: task, settings: settings, transferCurve: curve), plan: settings.plan,
-            directory: folder)
+            model: try setup.model(task: task, settings: settings), plan: settings.plan, directory: folder)
         return try run.run(progress: progress)
     }
 
@@ -94,7 +89,7 @@ public enum TrainJobs {
         _ path: String, threads: Int? = nil, progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> TrainingSummary {
         let folder = try RunDirectory(resuming: path)
-        let configuration = try folder.loadConfiguration(RunConfiguration.self)
+        let configuration = try RunConfiguration.load(from: folder)
         if let settings = configuration.mlp, configuration.model == "mlp" {
             let split = try mlpSplit(settings.task, seed: settings.seed, validation: settings.validation)
             let run = TrainingRun(
@@ -108,9 +103,9 @@ public enum TrainJobs {
                 description: "\(path)/config.json: model must be mlp (with mlp settings) or ring (with ring settings); found \(configuration.model)")
         }
         // The loop's feedback is part of the configuration, so a resume rebuilds it exactly.
-        let (loop, _) = try ringLoop(for: &settings, chooseFeedback: false, feedback: nil)
+        let setup = try ringLoop(for: &settings, chooseFeedback: false, feedback: nil)
         let run = TrainingRun(
-            model: RingModel(loop: loop, task: try ringTask(settings), settings: settings), plan: settings.plan,
+            model: try setup.model(task: try ringTask(settings), settings: settings), plan: settings.plan,
             directory: folder)
         try run.resume()
         return try run.run(progress: progress)
@@ -142,22 +137,14 @@ public enum TrainJobs {
             validation: settings.validation)
     }
 
-    /// The static transfer curve of the board `loop` drives, from its current calibration (the
-    /// mean of the up and down sweeps), under the loop's drive map; nil without a calibration.
-    static func transferCurve(of loop: DriveLoop, randomize: UInt64?) throws -> StaticTransferCurve? {
-        guard let (record, _) = try Composition.calibratedOperatingPoint(of: loop.board, randomize: randomize, quiet: true).calibration
-        else { return nil }
-        return try StaticTransferCurve(
-            points: record.transferCurve.map { ($0.driveVolts, ($0.upVolts + $0.downVolts) / 2) }, map: loop.driveMap)
-    }
-
-    /// A drive loop for `settings` on its board; the board's identity for the run directory.
-    /// A new run (`chooseFeedback`) sets the settings' feedback: `feedback`, or the default
-    /// for its task at the board's operating point; a resumed run keeps its own.
+    /// A drive loop for `settings` on its board, with the board's identity for the run
+    /// directory and the calibration the operating point came from. A new run
+    /// (`chooseFeedback`) sets the settings' feedback: `feedback`, or the default for its task
+    /// at the board's operating point; a resumed run keeps its own.
     public static func ringLoop(
         for settings: inout RingSettings, chooseFeedback: Bool, feedback: Double?,
         clock: any BoardClock = ManualClock(), quiet: Bool = false
-    ) throws -> (DriveLoop, RunBoardIdentity) {
+    ) throws -> RingLoopSetup {
         let path = Composition.locateDefault(settings.board)
         let (board, _) = try Composition.board(
             file: path, seed: settings.seed, clock: clock, randomize: settings.randomizedTwin)
@@ -192,6 +179,31 @@ public enum TrainJobs {
             bias_volts: point.biasVolts.value, span_volts: point.spanVolts.value,
             latency_samples: point.latencySamples, feedback: reservoir.feedback, nodes: reservoir.nodes,
             samples_per_node: reservoir.samplesPerNode, shots: reservoir.shots, sample_rate_hz: board.sampleRate.value)
-        return (loop, identity)
+        return RingLoopSetup(loop: loop, identity: identity, calibration: calibration?.record)
+    }
+}
+
+/// A ring run's drive loop and where its operating point came from (`TrainJobs.ringLoop`).
+public struct RingLoopSetup {
+    public let loop: DriveLoop
+    public let identity: RunBoardIdentity
+    /// The calibration read once for the operating point (nil: the board file's), so that a
+    /// run's transfer curve is the same calibration's even if a new one lands meanwhile.
+    public let calibration: CalibrationRecord?
+
+    /// The ring model `settings` describe on this loop (static-curve: with the calibration's
+    /// transfer curve, for a new run and a resumed one alike).
+    public func model(task: RingTask, settings: RingSettings) throws -> RingModel {
+        let curve = settings.mode == .staticCurve ? try transferCurve() : nil
+        return RingModel(loop: loop, task: task, settings: settings, transferCurve: curve)
+    }
+
+    /// The static transfer curve of the board, from the calibration (the mean of the up and
+    /// down sweeps), under the loop's drive map; nil without a calibration.
+    public func transferCurve() throws -> StaticTransferCurve? {
+        guard let calibration else { return nil }
+        return try StaticTransferCurve(
+            points: calibration.transferCurve.map { ($0.driveVolts, ($0.upVolts + $0.downVolts) / 2) },
+            map: loop.driveMap)
     }
 }

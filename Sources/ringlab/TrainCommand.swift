@@ -89,7 +89,7 @@ struct TrainResumeCommand: ParsableCommand {
     func run() throws {
         _ = try reportingErrors { try RunDirectory(resuming: folder) }
         try runTraining(folder: folder, json: json) {
-            let configuration = try RunDirectory(resuming: folder).loadConfiguration(RunConfiguration.self)
+            let configuration = try RunConfiguration.load(from: RunDirectory(resuming: folder))
             let metric = configuration.ring?.metric ?? .accuracy
             return try TrainJobs.resume(
                 folder, threads: threads, progress: ProgressLines.training(metric: metric))

@@ -32,7 +32,7 @@ struct TrainRingCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Learning rate of the pre-layer's Adam (default: the strategy's).") var lr: Double?
     @Option(name: .customLong("readout-lr"), parsing: .unconditional, help: "Learning rate of the readout's Adam (pgt-hybrid).")
     var readoutLR: Double?
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay λ of the readout's Adam (pgt-hybrid).")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay λ of the readout's Adam (pgt-hybrid; default 0.1, drive-space 0.1·√(T/100 s) for T training device seconds).")
     var weightDecay: Double?
     @Option(name: .customLong("pre-hidden"), parsing: .unconditional, help: "Width of a hidden Dense + tanh layer in the pre-layer.")
     var preHidden: Int?

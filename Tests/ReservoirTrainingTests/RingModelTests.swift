@@ -30,6 +30,29 @@ import Testing
         #expect(model.readoutParameters != start[model.preCount...])
     }
 
+    /// The readout's weight decay: the settings' if given; else drive-space's grows as
+    /// 0.1·√(T/100 s) with the training device seconds T its budget streams (never below
+    /// 0.1), and parameter-space keeps 0.1.
+    @Test func driveSpaceReadoutWeightDecayGrowsWithTheTrainingDeviceTime() throws {
+        let (_, board) = try TwinFixtures.twinBoard(seed: 1)
+        var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
+        loopSettings.feedback = 0
+        let loop = try DriveLoop(board: board, settings: loopSettings)
+        var settings = RingSettings()
+        settings.perturbation = .drive
+        let passesPerSecond = 1 / (Double(settings.batch * loop.delayPeriods) * loop.periodSeconds)
+        for (seconds, expected) in [(10.0, 0.1), (100, 0.1), (400, 0.2), (2_500, 0.5)] {
+            settings.budget = Int((seconds * passesPerSecond).rounded())
+            let decay = RingModel.readoutWeightDecay(settings, loop: loop, sequence: false)
+            #expect(abs(decay - expected) < 1e-3, "\(seconds) s: λ = \(decay)")
+        }
+        settings.perturbation = .parameters
+        #expect(RingModel.readoutWeightDecay(settings, loop: loop, sequence: false) == 0.1)
+        settings.perturbation = .drive
+        settings.readoutWeightDecay = 0.7
+        #expect(RingModel.readoutWeightDecay(settings, loop: loop, sequence: false) == 0.7)
+    }
+
     /// A device that fails mid-run: the error propagates out of the run (no NaN loss), and
     /// nothing after the failure was logged as a number.
     @Test func aDeviceFailureIsThrownNotANaN() throws {

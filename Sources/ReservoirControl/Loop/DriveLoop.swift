@@ -33,6 +33,10 @@ public final class DriveLoop {
     public let samplesPerPeriod: Int
     /// Periods each input is held, D.
     public let delayPeriods: Int
+    /// One period, N·S samples at the board's rate.
+    public var period: Duration { board.sampleRate.duration(of: SampleCount(samplesPerPeriod)) }
+    /// One period in seconds, from its whole nanoseconds (as the loop paces it).
+    public var periodSeconds: Double { Double(period.nanoseconds) / 1e9 }
     /// Periods by which the aligned samples of a period trail its ADC block: ⌈L/(N·S)⌉.
     let trailingPeriods: Int
     /// What the loop has done since it was made.

@@ -44,6 +44,18 @@ public final class DrivePerturbation: RingPerturbation {
     public static let sigmaMultiple = 7.0
     public static let learningRate = 0.003
 
+    /// The readout's weight decay for a run of `trainingSeconds` of training drive:
+    ///
+    ///     λ = 0.1 · max(1, √(T / 100 s))
+    ///
+    /// (0.1 up to 100 s, 0.17 at 300 s, 0.32 at 1,000 s). The longer a run, the more often the
+    /// readout meets each training sample and the further it fits them; on the validation
+    /// split, seeds 1–6, the best λ grew with the budget (docs/pgt.md, "Tuning": 0.1 ahead at
+    /// 100 s, 0.2–0.3 at 300 s and at 1,000 s).
+    public static func readoutWeightDecay(trainingSeconds: Double) -> Double {
+        RingSettings.baseReadoutWeightDecay * max(1, (trainingSeconds / 100).squareRoot())
+    }
+
     public init(settings: RingSettings) {
         self.settings = settings
         sigma = settings.sigma ?? Self.sigmaPilot

@@ -152,7 +152,7 @@ public final class RingModel: TrainingModel {
 
     public func complete(_ summary: inout TrainingSummary) {
         let statistics = loop.statistics
-        let period = loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds
+        let period = loop.period.nanoseconds
         summary.nodes = loop.settings.nodes
         summary.sigma = perturbation?.sigma
         summary.perturb = perturbation?.kind.rawValue
@@ -223,9 +223,7 @@ public final class RingModel: TrainingModel {
     }
 
     /// Seconds of one drive period on the board.
-    var periodSeconds: Double {
-        Double(loop.board.sampleRate.duration(of: SampleCount(loop.samplesPerPeriod)).nanoseconds) / 1e9
-    }
+    var periodSeconds: Double { loop.periodSeconds }
 
     /// Device seconds spent training so far (all streamed evaluation periods but the
     /// measurements'), this process and the ones it resumed.

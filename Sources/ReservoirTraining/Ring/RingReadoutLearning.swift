@@ -104,7 +104,8 @@ extension RingModel {
             self.init(
                 loop: loop, task: task, settings: settings, perturbation: perturbation,
                 readout: ExactGradientReadout(
-                    learningRate: settings.readoutLearningRate, weightDecay: settings.readoutWeightDecay,
+                    learningRate: settings.readoutLearningRate,
+                    weightDecay: Self.readoutWeightDecay(settings, loop: loop, sequence: task.isSequence),
                     parameterCount: readoutCount))
         case .pgt:
             self.init(
@@ -119,5 +120,19 @@ extension RingModel {
                 loop: loop, task: task, settings: settings, perturbation: nil,
                 readout: StaticCurveFit(curve: transferCurve))
         }
+    }
+
+    /// The readout's weight decay λ: the settings', or their strategy's — drive-space's grows
+    /// with the run's training device seconds (`DrivePerturbation.readoutWeightDecay`), the
+    /// others take `RingSettings.baseReadoutWeightDecay`.
+    public static func readoutWeightDecay(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
+        if let decay = settings.readoutWeightDecay { return decay }
+        guard settings.mode == .pgtHybrid,
+            (settings.perturbation ?? RingSettings.defaultPerturbation(sequence: sequence)) == .drive
+        else { return RingSettings.baseReadoutWeightDecay }
+        return DrivePerturbation.readoutWeightDecay(
+            trainingSeconds: settings.deviceSeconds(
+                forPasses: settings.budget, delayPeriods: loop.delayPeriods, periodSeconds: loop.periodSeconds,
+                sequence: sequence))
     }
 }

@@ -63,10 +63,13 @@ public struct RingSettings: Sendable, Codable, Equatable {
     public var preLearningRate: Double?
     /// Rate of the readout's Adam (pgt-hybrid).
     public var readoutLearningRate = 0.01
-    /// Decoupled weight decay λ of the readout's Adam (AdamW). Without it the readout fits
-    /// the training split perfectly and the test accuracy falls back (docs/pgt.md: digits,
-    /// 50,000 passes, N = 100: 0.954 without, 0.972 at λ = 0.1, 0.965 at 0.5).
-    public var readoutWeightDecay = 0.1
+    /// Decoupled weight decay λ of the readout's Adam (AdamW); nil: the strategy's
+    /// (`RingModel.readoutWeightDecay`). Without it the readout fits the training split
+    /// perfectly and the test accuracy falls back (docs/pgt.md: digits, 50,000 passes,
+    /// N = 100: 0.954 without, 0.972 at λ = 0.1, 0.965 at 0.5).
+    public var readoutWeightDecay: Double?
+    /// λ of the readout unless a strategy says otherwise.
+    public static let baseReadoutWeightDecay = 0.1
     /// σ of the perturbations, in drive units per parameter; nil: calibrated on the board at
     /// the start of the run from the loss noise it measures there.
     public var sigma: Double?
@@ -129,6 +132,12 @@ public struct RingSettings: Sendable, Codable, Equatable {
     {
         let perPass = Double((batch + (sequence ? washout : 0)) * delayPeriods * shots) * periodSeconds
         return max(Int(seconds / perPass), 2)
+    }
+
+    /// The training device seconds `passes` stream (the inverse of
+    /// `passes(forDeviceSeconds:…)`).
+    public func deviceSeconds(forPasses passes: Int, delayPeriods: Int, periodSeconds: Double, sequence: Bool) -> Double {
+        Double(passes * (batch + (sequence ? washout : 0)) * delayPeriods * shots) * periodSeconds
     }
 
     /// The feedback a task runs at by default: 0 for independent samples (one sample's state

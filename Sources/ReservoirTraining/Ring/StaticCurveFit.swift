@@ -96,7 +96,7 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
                 }
                 readoutGradient.withUnsafeBufferPointer { g in
                     readout.apply(
-                        gradient: g, learningRate: readoutRate, weightDecay: settings.readoutWeightDecay,
+                        gradient: g, learningRate: readoutRate, weightDecay: settings.readoutWeightDecay ?? RingSettings.baseReadoutWeightDecay,
                         to: UnsafeMutableBufferPointer(rebasing: theta[preCount...]))
                 }
             }

@@ -70,14 +70,25 @@ public struct RunDirectory: Sendable {
             String(decoding: try pretty.encode(settings), as: UTF8.self) + "\n", to: configurationPath)
     }
 
-    /// The configuration saved in the folder.
-    public func loadConfiguration<Settings: Decodable>(_ type: Settings.Type) throws -> Settings
-    {
+    /// The configuration saved in the folder. A key the file lacks takes its value from
+    /// `defaults` (objects merged key by key, at every depth), so a folder written before a
+    /// setting existed still resumes, at the value that setting's absence meant.
+    public func loadConfiguration<Settings: Codable>(_ type: Settings.Type, defaults: Settings) throws -> Settings {
         do {
-            return try JSONDecoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+            let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configurationPath)))
+            let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults))
+            let merged = Self.merging(saved, over: base)
+            return try JSONDecoder().decode(type, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
             throw RunDirectoryError(description: "\(configurationPath): cannot read the run's configuration: \(error)")
         }
+    }
+
+    /// `saved` with every key it lacks taken from `base`, recursively through objects; any
+    /// other value of `saved` (an array, a number, null) stands as it is.
+    static func merging(_ saved: Any, over base: Any) -> Any {
+        guard let savedObject = saved as? [String: Any], let baseObject = base as? [String: Any] else { return saved }
+        return savedObject.merging(baseObject, uniquingKeysWith: { savedValue, baseValue in merging(savedValue, over: baseValue) })
     }
 
     /// Writes another JSON record of the run (the board's identity, say) atomically.

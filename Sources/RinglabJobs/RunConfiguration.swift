@@ -1,0 +1,32 @@
+import ReservoirTraining
+
+/// What config.json of a training run holds: which model, and its settings. A resumed run
+/// reads the model from here.
+public struct RunConfiguration: Codable, Sendable {
+    public var model: String
+    public var mlp: MLPSettings?
+    public var ring: RingSettings?
+
+    public init(model: String, mlp: MLPSettings?, ring: RingSettings?) {
+        self.model = model
+        self.mlp = mlp
+        self.ring = ring
+    }
+
+    /// The configuration of the run in `folder`. Settings added since the folder was written
+    /// take the value their absence meant then: the default of the time, which for every
+    /// setting added so far is today's default — except the perturbation, added with
+    /// drive-space (issue 14): a pgt-hybrid run saved without one perturbed the pre-layer's
+    /// parameters, so it resumes that way (new runs always save theirs).
+    public static func load(from folder: RunDirectory) throws -> RunConfiguration {
+        var configuration = try folder.loadConfiguration(
+            RunConfiguration.self, defaults: RunConfiguration(model: "", mlp: MLPSettings(), ring: RingSettings()))
+        if configuration.model != "mlp" { configuration.mlp = nil }
+        if configuration.model != "ring" { configuration.ring = nil }
+        if var ring = configuration.ring, ring.mode == .pgtHybrid, ring.perturbation == nil {
+            ring.perturbation = .parameters
+            configuration.ring = ring
+        }
+        return configuration
+    }
+}
