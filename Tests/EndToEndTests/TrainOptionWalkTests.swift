@@ -20,7 +20,7 @@ import Testing
             "--task": "csv:\(tinyCSV)", "--budget": "60", "--batch": "5", "--sigma": "0.03", "--lr": "0.01",
             "--readout-lr": "0.02", "--weight-decay": "0.2", "--pre-hidden": "3", "--no-per-sample": nil,
             "--shots": "2", "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--nodes": "9",
-            "--feedback": "0.5", "--seed": "9", "--perturb": "drive", "--device-seconds": "3", "--validation": nil,
+            "--feedback": "0.5", "--seed": "9", "--perturb": "parameters", "--device-seconds": "3", "--validation": nil,
             "--sigma-multiple": "5", "--drive-directions": "2", "--direction-kind": "gaussian",
         ],
     ]

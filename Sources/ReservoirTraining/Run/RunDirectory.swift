@@ -84,10 +84,14 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// `saved` with every key it lacks taken from `base`, recursively through objects; any
-    /// other value of `saved` (an array, a number, null) stands as it is.
+    /// `saved` with every key it lacks taken from `base`, recursively through objects that
+    /// share a key (a struct's fields); any other value of `saved` stands as it is — an array, a
+    /// number, null, or an object with no key in common with `base`'s, which is another case of
+    /// an enum with associated values (`{"gaussian": {}}` against `{"rademacher": {}}`).
     static func merging(_ saved: Any, over base: Any) -> Any {
-        guard let savedObject = saved as? [String: Any], let baseObject = base as? [String: Any] else { return saved }
+        guard let savedObject = saved as? [String: Any], let baseObject = base as? [String: Any],
+            savedObject.keys.contains(where: { baseObject[$0] != nil })
+        else { return saved }
         return savedObject.merging(baseObject, uniquingKeysWith: { savedValue, baseValue in merging(savedValue, over: baseValue) })
     }
 
