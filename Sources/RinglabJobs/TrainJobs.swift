@@ -74,7 +74,7 @@ public enum TrainJobs {
         }
         if settings.mode == .pgtHybrid {
             // Saved resolved, so that a resume does not depend on the defaults of its day.
-            settings.perturbation = settings.perturbation ?? RingSettings.defaultPerturbation(sequence: task.isSequence)
+            settings.perturbation = settings.resolvedPerturbation(sequence: task.isSequence)
             settings.readoutWeightDecay = RingModel.readoutWeightDecay(settings, loop: loop, sequence: task.isSequence)
         }
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))

@@ -99,7 +99,7 @@ extension RingModel {
         switch settings.mode {
         case .pgtHybrid:
             let perturbation: any RingPerturbation =
-                (settings.perturbation ?? RingSettings.defaultPerturbation(sequence: task.isSequence)) == .drive
+                settings.resolvedPerturbation(sequence: task.isSequence) == .drive
                 ? DrivePerturbation(settings: settings) : ParameterPerturbation(settings: settings, task: task)
             self.init(
                 loop: loop, task: task, settings: settings, perturbation: perturbation,
@@ -127,9 +127,9 @@ extension RingModel {
     /// others take `RingSettings.baseReadoutWeightDecay`.
     public static func readoutWeightDecay(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
         if let decay = settings.readoutWeightDecay { return decay }
-        guard settings.mode == .pgtHybrid,
-            (settings.perturbation ?? RingSettings.defaultPerturbation(sequence: sequence)) == .drive
-        else { return RingSettings.baseReadoutWeightDecay }
+        guard settings.mode == .pgtHybrid, settings.resolvedPerturbation(sequence: sequence) == .drive else {
+            return RingSettings.baseReadoutWeightDecay
+        }
         return DrivePerturbation.readoutWeightDecay(
             trainingSeconds: settings.deviceSeconds(
                 forPasses: settings.budget, delayPeriods: loop.delayPeriods, periodSeconds: loop.periodSeconds,

@@ -114,6 +114,11 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// moves later rows' states and drive-space does not apply.
     public static func defaultPerturbation(sequence: Bool) -> Perturbation { sequence ? .parameters : .drive }
 
+    /// The perturbation a pgt-hybrid run uses: the settings', or the task's default.
+    public func resolvedPerturbation(sequence: Bool) -> Perturbation {
+        perturbation ?? Self.defaultPerturbation(sequence: sequence)
+    }
+
     /// What the task's evaluations report (NARMA10 is the one regression task).
     public var metric: Metric { task == "narma10" ? .nrmse : .accuracy }
 

@@ -39,6 +39,7 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
             throw RingTaskError(description: "static-curve training needs independent samples (the curve has no memory)")
         }
         let settings = model.settings
+        let readoutDecay = RingModel.readoutWeightDecay(settings, loop: model.loop, sequence: false)
         let nodes = model.loop.settings.nodes
         let batch = min(settings.batch, split.train.count)
         let steps = Self.epochs * max(split.train.count / batch, 1)
@@ -96,7 +97,7 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
                 }
                 readoutGradient.withUnsafeBufferPointer { g in
                     readout.apply(
-                        gradient: g, learningRate: readoutRate, weightDecay: settings.readoutWeightDecay ?? RingSettings.baseReadoutWeightDecay,
+                        gradient: g, learningRate: readoutRate, weightDecay: readoutDecay,
                         to: UnsafeMutableBufferPointer(rebasing: theta[preCount...]))
                 }
             }
