@@ -113,7 +113,15 @@ import Testing
         // mid-run (the process dies of the signal) and some after files were written.
         var killedMidRun = 0
         var attemptsWithFiles = 0
-        for attempt in 0..<8 {
+        // Kill times are fractions of how long an uninterrupted calibrate takes on this machine
+        // now, so a loaded CI runner (slower) still sees kills from the start to past the writes.
+        let started = Date()
+        let reference = try CommandRunner.ringlab(["calibrate", "--calibrations", temporaryFolder(), "--seed", "9"])
+        #expect(reference.status == 0, "\(reference.standardError)")
+        let uninterrupted = Date().timeIntervalSince(started)
+        // Delays grow geometrically from 0.1 to 4 uninterrupted runs, so however much slower the
+        // attempts run than the reference, the late ones outlast the writes.
+        for attempt in 0..<12 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.executablePath)
             process.arguments = ["calibrate", "--calibrations", folder, "--seed", "\(attempt + 1)"]
@@ -121,8 +129,9 @@ import Testing
             process.standardOutput = Pipe()
             process.standardError = Pipe()
             try process.run()
-            Thread.sleep(forTimeInterval: 0.15 + 0.25 * Double(attempt))  // across the whole run
-            kill(process.processIdentifier, SIGKILL)
+            let killAt = Date().addingTimeInterval(uninterrupted * 0.1 * pow(1.4, Double(attempt)))
+            while process.isRunning && Date() < killAt { Thread.sleep(forTimeInterval: 0.01) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: device)) ?? []).filter {
