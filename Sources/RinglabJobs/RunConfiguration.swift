@@ -15,16 +15,22 @@ public struct RunConfiguration: Codable, Sendable {
 
     /// The configuration of the run in `folder`. Settings added since the folder was written
     /// take the value their absence meant then: the default of the time, which for every
-    /// setting added so far is today's default — except the perturbation, added with
-    /// drive-space (issue 14): a pgt-hybrid run saved without one perturbed the pre-layer's
-    /// parameters, so it resumes that way (new runs always save theirs).
+    /// setting added so far is today's default — except three, which new runs always save
+    /// resolved: the perturbation, added with drive-space (issue 14; a pgt-hybrid run saved
+    /// without one perturbed the pre-layer's parameters); the hidden layer's width, whose
+    /// absence meant none before drive-space took one by default; and drive-space's pre-layer
+    /// rate, a constant 0.003 before it fell with the budget.
     public static func load(from folder: RunDirectory) throws -> RunConfiguration {
         var configuration = try folder.loadConfiguration(
             RunConfiguration.self, defaults: RunConfiguration(model: "", mlp: MLPSettings(), ring: RingSettings()))
         if configuration.model != "mlp" { configuration.mlp = nil }
         if configuration.model != "ring" { configuration.ring = nil }
-        if var ring = configuration.ring, ring.mode == .pgtHybrid, ring.perturbation == nil {
-            ring.perturbation = .parameters
+        if var ring = configuration.ring {
+            if ring.mode == .pgtHybrid, ring.perturbation == nil { ring.perturbation = .parameters }
+            if ring.mode == .pgtHybrid, ring.perturbation == .drive, ring.preLearningRate == nil {
+                ring.preLearningRate = 0.003
+            }
+            if ring.preHidden == nil { ring.preHidden = 0 }
             configuration.ring = ring
         }
         return configuration

@@ -77,6 +77,10 @@ public enum TrainJobs {
             settings.perturbation = settings.resolvedPerturbation(sequence: task.isSequence)
             settings.readoutWeightDecay = RingModel.readoutWeightDecay(settings, loop: loop, sequence: task.isSequence)
         }
+        if settings.mode == .pgtHybrid || settings.mode == .staticCurve {
+            settings.preLearningRate = RingModel.preLearningRate(settings, loop: loop, sequence: task.isSequence)
+        }
+        settings.preHidden = settings.resolvedPreHidden(sequence: task.isSequence) ?? 0
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
         try folder?.saveRecord(setup.identity, named: "board.json")
         let run = TrainingRun(

@@ -34,7 +34,7 @@ struct TrainRingCommand: ParsableCommand {
     var readoutLR: Double?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay λ of the readout's Adam (pgt-hybrid; default 0.1, drive-space 0.1·√(T/100 s) for T training device seconds).")
     var weightDecay: Double?
-    @Option(name: .customLong("pre-hidden"), parsing: .unconditional, help: "Width of a hidden Dense + tanh layer in the pre-layer.")
+    @Option(name: .customLong("pre-hidden"), parsing: .unconditional, help: "Width of a hidden Dense + tanh layer in the pre-layer; 0: none (default 256 for drive-space and static-curve, none otherwise).")
     var preHidden: Int?
     @Flag(name: .customLong("per-sample"), inversion: .prefixedNo, help: "One direction per sample (digits-like tasks; default on).")
     var perSample: Bool?

@@ -13,7 +13,7 @@ extension TrainRingCommand {
             NumericOption("--sigma-multiple", sigmaMultiple, 1e-3...1e3),
             NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
             NumericOption("--weight-decay", weightDecay, 0...1e6),
-            NumericOption("--pre-hidden", preHidden.map(Double.init), 1...4_096),
+            NumericOption("--pre-hidden", preHidden.map(Double.init), 0...4_096),
             NumericOption("--shots", shots.map(Double.init), 1...1_000),
             NumericOption("--nodes", nodes.map(Double.init), 1...4_096), NumericOption("--feedback", feedback, -100...100),
         ] { try option.check() }
@@ -74,7 +74,7 @@ extension TrainRingCommand {
             try refuse(weightDecay != nil, "--weight-decay", "to --mode pgt (the readout has no Adam of its own)")
         }
         try refuse(
-            perSample != nil && (sequence || preHidden != nil), "--per-sample/--no-per-sample",
+            perSample != nil && (sequence || (preHidden ?? 0) > 0), "--per-sample/--no-per-sample",
             "to a sequence task or a pre-layer with a hidden layer (one direction per batch there)")
     }
 

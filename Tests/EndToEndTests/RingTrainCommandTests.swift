@@ -35,7 +35,8 @@ import Testing
             // As a folder written before issue 14 holds it: without the settings added since
             // (a pgt-hybrid run without a perturbation perturbed the parameters).
             try Self.removeSettings(
-                ["perturbation", "validation", "driveDirections", "driveDirectionKind"], from: broken + "/config.json")
+                ["perturbation", "validation", "driveDirections", "driveDirectionKind", "preHidden", "preLearningRate"],
+                from: broken + "/config.json")
         }
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", broken, "--json"])
 
@@ -84,6 +85,24 @@ import Testing
         for file in ["summary.json", "checkpoint.json"] { try FileManager.default.removeItem(atPath: folder + "/" + file) }
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", folder, "--json"])
         for key in ["test_accuracy", "train_accuracy", "samples_streamed", "device_seconds"] {
+            #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(whole[key] ?? "")", "\(key)")
+        }
+    }
+
+    /// A drive-space run saved before drive-space took a hidden layer and a budget-dependent
+    /// rate by default (its config.json without either) resumes as it was run then: no hidden
+    /// layer, the pre-layer at 0.003.
+    @Test func aDriveRunSavedBeforeTheHiddenLayerResumesWithoutOne() throws {
+        let folder = temporaryFolder()
+        let arguments = [
+            "train", "ring", "--task", "digits", "--perturb", "drive", "--pre-hidden", "0", "--lr", "0.003", "--budget",
+            "600", "--nodes", "30", "--seed", "2", "--json",
+        ]
+        let whole = try CommandRunner.ringlabJSON(arguments + ["--run-dir", folder])
+        for file in ["summary.json", "checkpoint.json"] { try FileManager.default.removeItem(atPath: folder + "/" + file) }
+        try Self.removeSettings(["preHidden", "preLearningRate"], from: folder + "/config.json")
+        let resumed = try CommandRunner.ringlabJSON(["train", "resume", folder, "--json"])
+        for key in ["test_accuracy", "train_accuracy", "test_loss", "sigma", "samples_streamed"] {
             #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(whole[key] ?? "")", "\(key)")
         }
     }

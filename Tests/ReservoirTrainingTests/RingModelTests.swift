@@ -53,6 +53,56 @@ import Testing
         #expect(RingModel.readoutWeightDecay(settings, loop: loop, sequence: false) == 0.7)
     }
 
+    /// The pre-layer's rate: the settings' if given; else drive-space's is 0.003 up to 100 s of
+    /// training drive, 0.002 from 300 s on, log-linear between (0.0025 at √3·100 s);
+    /// parameter-space keeps its constant.
+    @Test func driveSpaceLearningRateFallsWithTheTrainingDeviceTime() throws {
+        let (_, board) = try TwinFixtures.twinBoard(seed: 1)
+        var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
+        loopSettings.feedback = 0
+        let loop = try DriveLoop(board: board, settings: loopSettings)
+        var settings = RingSettings()
+        settings.perturbation = .drive
+        let passesPerSecond = 1 / (Double(settings.batch * loop.delayPeriods) * loop.periodSeconds)
+        for (seconds, expected) in [(10.0, 0.003), (100, 0.003), (100 * 3.0.squareRoot(), 0.0025), (300, 0.002), (3_000, 0.002)] {
+            settings.budget = Int((seconds * passesPerSecond).rounded())
+            let rate = RingModel.preLearningRate(settings, loop: loop, sequence: false)
+            #expect(abs(rate - expected) < 2e-5, "\(seconds) s: lr = \(rate)")
+        }
+        settings.perturbation = .parameters
+        #expect(RingModel.preLearningRate(settings, loop: loop, sequence: false) == ParameterPerturbation.learningRate(perSample: true))
+        settings.preLearningRate = 0.07
+        #expect(RingModel.preLearningRate(settings, loop: loop, sequence: false) == 0.07)
+    }
+
+    /// The hidden layer: drive-space and the static-curve ceiling train through one of
+    /// `DrivePerturbation.preHidden` units, the others have none, 0 means none, and a width
+    /// given stands; the model's pre-layer has the parameters that width implies.
+    @Test func driveSpaceTrainsThroughAHiddenLayerByDefault() throws {
+        var settings = RingSettings()
+        settings.perturbation = .drive
+        #expect(settings.resolvedPreHidden(sequence: false) == DrivePerturbation.preHidden)
+        settings.mode = .staticCurve
+        #expect(settings.resolvedPreHidden(sequence: false) == DrivePerturbation.preHidden)
+        #expect(settings.resolvedPreHidden(sequence: true) == nil)
+        settings.mode = .readout
+        #expect(settings.resolvedPreHidden(sequence: false) == nil)
+        settings.mode = .pgtHybrid
+        settings.perturbation = .parameters
+        #expect(settings.resolvedPreHidden(sequence: false) == nil)
+        settings.preHidden = 12
+        #expect(settings.resolvedPreHidden(sequence: false) == 12)
+        settings.perturbation = .drive
+        settings.preHidden = 0
+        #expect(settings.resolvedPreHidden(sequence: false) == nil)
+        settings.task = "moons"
+        settings.preHidden = nil
+        let model = try ringModel(settings, task: Self.moons)
+        let nodes = model.loop.settings.nodes
+        let hidden = DrivePerturbation.preHidden
+        #expect(model.preCount == (2 + 1) * hidden + (hidden + 1) * nodes)
+    }
+
     /// A device that fails mid-run: the error propagates out of the run (no NaN loss), and
     /// nothing after the failure was logged as a number.
     @Test func aDeviceFailureIsThrownNotANaN() throws {

@@ -25,6 +25,8 @@ public final class DrivePerturbation: RingPerturbation {
     public let settings: RingSettings
     public private(set) var sigma: Double
     private var optimizer: Optimizer
+    /// The pre-layer's base rate (`RingModel.preLearningRate`), set when attached to a model.
+    private var learningRate = 0.0
     private var step = 0
     private var preGradient: [Double] = []
     private var driveGradient: [Double] = []
@@ -42,7 +44,23 @@ public final class DrivePerturbation: RingPerturbation {
     /// (docs/pgt.md, "Tuning": multiples 4–13 within a sample of each other, 40 worse; 0.003
     /// ahead of 0.01 at 300 s). On the default twin σ comes out near 0.2 drive units.
     public static let sigmaMultiple = 7.0
-    public static let learningRate = 0.003
+
+    /// The width of the hidden tanh layer drive-space trains through by default. On the
+    /// validation split, seeds 1–6 (docs/pgt.md, "A hidden layer for drive-space"), 256 was
+    /// ahead of none at 100, 300 and 1,000 device seconds, and of 128 at 1,000 s.
+    public static let preHidden = 256
+
+    /// The pre-layer's Adam rate for a run of `trainingSeconds` of training drive:
+    ///
+    ///     lr = 0.003 − 0.001 · clamp(log(T / 100 s) / log 3, 0, 1)
+    ///
+    /// 0.003 up to 100 s, 0.002 from 300 s on, log-linear between: the rates the validation
+    /// split chose at 100, 300 and 1,000 s (docs/pgt.md, "A hidden layer for drive-space"). A
+    /// longer run takes more steps on the same samples; a smaller step fits them less closely.
+    public static func learningRate(trainingSeconds: Double) -> Double {
+        let position = min(max(log(trainingSeconds / 100) / log(3), 0), 1)
+        return 0.003 - 0.001 * position
+    }
 
     /// The readout's weight decay for a run of `trainingSeconds` of training drive:
     ///
@@ -68,6 +86,7 @@ public final class DrivePerturbation: RingPerturbation {
     public func attach(to model: RingModel) {
         if optimizer.firstMoment.count != model.preCount { optimizer = Optimizer(kind: .adam, dimension: model.preCount) }
         preGradient = [Double](repeating: 0, count: model.preCount)
+        learningRate = RingModel.preLearningRate(settings, loop: model.loop, sequence: false)
     }
 
     /// Sets σ from the loss noise measured on the board, as parameter-space PGT does but per
@@ -180,7 +199,7 @@ public final class DrivePerturbation: RingPerturbation {
         }
         let norm = preGradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: nil) }
         let rate = Schedule.cosine.rate(
-            base: settings.preLearningRate ?? Self.learningRate, step: step, totalSteps: settings.budget / passesPerStep)
+            base: learningRate, step: step, totalSteps: settings.budget / passesPerStep)
         preGradient.withUnsafeBufferPointer { g in
             model.theta.withUnsafeMutableBufferPointer { theta in
                 optimizer.apply(

@@ -63,9 +63,10 @@ public final class RingModel: TrainingModel {
         self.perturbation = perturbation
         self.readout = readout
         let nodes = loop.settings.nodes
-        let widths = settings.preHidden.map { [task.featureCount, $0, nodes] } ?? [task.featureCount, nodes]
+        let hidden = settings.resolvedPreHidden(sequence: task.isSequence)
+        let widths = hidden.map { [task.featureCount, $0, nodes] } ?? [task.featureCount, nodes]
         preNetwork = DenseNetwork(
-            widths: widths, activations: settings.preHidden == nil ? [.identity] : [.tanh, .identity],
+            widths: widths, activations: hidden == nil ? [.identity] : [.tanh, .identity],
             loss: .squaredError)
         readoutNetwork = DenseNetwork(
             widths: [nodes, task.outputCount], activations: [.identity],

@@ -64,9 +64,15 @@ public final class ParameterPerturbation: RingPerturbation {
     public static func sigmaMultiple(perSample: Bool) -> Double { perSample ? 10 : 3 }
     public static func learningRate(perSample: Bool) -> Double { perSample ? 0.005 : 0.003 }
 
+    /// Per-sample directions need independent samples and one pre-layer (each sample's drive
+    /// computed with its own perturbed weights in one matrix product).
+    public static func usesPerSampleDirections(_ settings: RingSettings, sequence: Bool) -> Bool {
+        settings.perSampleDirections && !sequence && settings.resolvedPreHidden(sequence: sequence) == nil
+    }
+
     public init(settings: RingSettings, task: RingTask) {
         self.settings = settings
-        perSampleDirections = settings.perSampleDirections && !task.isSequence && settings.preHidden == nil
+        perSampleDirections = Self.usesPerSampleDirections(settings, sequence: task.isSequence)
         sigma = settings.sigma ?? Self.sigmaPilot
     }
 

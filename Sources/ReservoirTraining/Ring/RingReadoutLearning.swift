@@ -130,9 +130,28 @@ extension RingModel {
         guard settings.mode == .pgtHybrid, settings.resolvedPerturbation(sequence: sequence) == .drive else {
             return RingSettings.baseReadoutWeightDecay
         }
-        return DrivePerturbation.readoutWeightDecay(
-            trainingSeconds: settings.deviceSeconds(
-                forPasses: settings.budget, delayPeriods: loop.delayPeriods, periodSeconds: loop.periodSeconds,
-                sequence: sequence))
+        return DrivePerturbation.readoutWeightDecay(trainingSeconds: trainingSeconds(settings, loop: loop, sequence: sequence))
+    }
+
+    /// The pre-layer's Adam rate: the settings', or their strategy's — drive-space's falls with
+    /// the run's training device seconds (`DrivePerturbation.learningRate(trainingSeconds:)`),
+    /// parameter-space's and the static-curve fit's are their own constants.
+    public static func preLearningRate(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
+        if let rate = settings.preLearningRate { return rate }
+        switch settings.mode {
+        case .pgtHybrid where settings.resolvedPerturbation(sequence: sequence) == .drive:
+            return DrivePerturbation.learningRate(trainingSeconds: trainingSeconds(settings, loop: loop, sequence: sequence))
+        case .staticCurve: return StaticCurveFit.learningRate
+        default:
+            return ParameterPerturbation.learningRate(
+                perSample: ParameterPerturbation.usesPerSampleDirections(settings, sequence: sequence))
+        }
+    }
+
+    /// The device seconds the run's budget streams as training drive.
+    static func trainingSeconds(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
+        settings.deviceSeconds(
+            forPasses: settings.budget, delayPeriods: loop.delayPeriods, periodSeconds: loop.periodSeconds,
+            sequence: sequence)
     }
 }

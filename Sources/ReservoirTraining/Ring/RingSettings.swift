@@ -80,7 +80,8 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// Start a regression readout from the ridge fit of the fixed mask's states (the classic
     /// reservoir's solution).
     public var warmStartReadout = true
-    /// Width of a hidden Dense + tanh layer before the one that drives the nodes (nil: none).
+    /// Width of a hidden Dense + tanh layer before the one that drives the nodes; 0: none; nil:
+    /// the strategy's (`resolvedPreHidden(sequence:)`).
     public var preHidden: Int?
     /// Give every sample of a batch its own direction (independent samples, one pre-layer only;
     /// docs/pgt.md).
@@ -117,6 +118,20 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// The perturbation a pgt-hybrid run uses: the settings', or the task's default.
     public func resolvedPerturbation(sequence: Bool) -> Perturbation {
         perturbation ?? Self.defaultPerturbation(sequence: sequence)
+    }
+
+    /// The hidden layer's width, nil for none: the settings', or the strategy's. Drive-space
+    /// trains through a hidden layer of `DrivePerturbation.preHidden` (its estimate lives in the
+    /// 50 drives, whatever the pre-layer's size); parameter-space does better without one (its
+    /// estimate's variance grows with the parameters it perturbs), and the fixed mask has none to
+    /// train. The static-curve ceiling takes drive-space's model, so that it stays its ceiling.
+    public func resolvedPreHidden(sequence: Bool) -> Int? {
+        if let preHidden { return preHidden > 0 ? preHidden : nil }
+        switch mode {
+        case .pgtHybrid: return resolvedPerturbation(sequence: sequence) == .drive ? DrivePerturbation.preHidden : nil
+        case .staticCurve: return sequence ? nil : DrivePerturbation.preHidden
+        case .pgt, .readout: return nil
+        }
     }
 
     /// What the task's evaluations report (NARMA10 is the one regression task).
