@@ -86,10 +86,12 @@ def ring_section(jobs):
         "columns are the training device seconds given as `--device-seconds` (σ calibration included; the "
         "test-split evaluations come on top and are reported apart as `device_seconds_evaluation`). "
         "*readout* is the fixed random mask with ridge readouts (its one pass over the training split is "
-        "its whole training); *parameters* is pgt-hybrid perturbing the pre-layer's parameters; *drive* "
-        "perturbs the N drives and takes the pre-layer's gradient by the chain rule (docs/pgt.md); "
-        "*static-curve* is the ceiling: pre-layer and readout trained offline by backprop through the "
-        "calibrated static transfer curve, then streamed through the noisy twin. "
+        "its whole training); *parameters* is pgt-hybrid perturbing the parameters of a one-layer "
+        "pre-layer (features → N drives); *drive* perturbs the N drives and takes the gradient of its "
+        "pre-layer (features → 256 tanh units → N drives) by the chain rule (docs/pgt.md); "
+        "*static-curve* is the ceiling of that model: pre-layer and readout trained offline by backprop through the "
+        "calibrated static transfer curve, then streamed through the noisy twin. Each strategy runs its "
+        "own defaults, chosen on a validation split. "
         "Default twin (in-process, lock-step) and its committed calibration unless the row says otherwise."
     )
     lines.append("")
