@@ -30,17 +30,23 @@ import Testing
         #expect(model.readoutParameters != start[model.preCount...])
     }
 
-    /// The readout's weight decay: the settings' if given; else drive-space's grows as
-    /// 0.1·√(T/100 s) with the training device seconds T its budget streams (never below
-    /// 0.1), and parameter-space keeps 0.1.
-    @Test func driveSpaceReadoutWeightDecayGrowsWithTheTrainingDeviceTime() throws {
+    /// A drive loop on the default twin without feedback, and the passes of the default batch
+    /// that stream one second of drive through it.
+    static func loopWithoutFeedback() throws -> (DriveLoop, passesPerSecond: Double) {
         let (_, board) = try TwinFixtures.twinBoard(seed: 1)
         var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
         loopSettings.feedback = 0
         let loop = try DriveLoop(board: board, settings: loopSettings)
+        return (loop, 1 / (Double(RingSettings().batch * loop.delayPeriods) * loop.periodSeconds))
+    }
+
+    /// The readout's weight decay: the settings' if given; else drive-space's grows as
+    /// 0.1·√(T/100 s) with the training device seconds T its budget streams (never below
+    /// 0.1), and parameter-space keeps 0.1.
+    @Test func driveSpaceReadoutWeightDecayGrowsWithTheTrainingDeviceTime() throws {
+        let (loop, passesPerSecond) = try Self.loopWithoutFeedback()
         var settings = RingSettings()
         settings.perturbation = .drive
-        let passesPerSecond = 1 / (Double(settings.batch * loop.delayPeriods) * loop.periodSeconds)
         for (seconds, expected) in [(10.0, 0.1), (100, 0.1), (400, 0.2), (2_500, 0.5)] {
             settings.budget = Int((seconds * passesPerSecond).rounded())
             let decay = RingModel.readoutWeightDecay(settings, loop: loop, sequence: false)
@@ -57,13 +63,9 @@ import Testing
     /// training drive, 0.002 from 300 s on, log-linear between (0.0025 at √3·100 s);
     /// parameter-space keeps its constant.
     @Test func driveSpaceLearningRateFallsWithTheTrainingDeviceTime() throws {
-        let (_, board) = try TwinFixtures.twinBoard(seed: 1)
-        var loopSettings = ReservoirSettings(operatingPoint: try #require(board.wiring.operatingPoint))
-        loopSettings.feedback = 0
-        let loop = try DriveLoop(board: board, settings: loopSettings)
+        let (loop, passesPerSecond) = try Self.loopWithoutFeedback()
         var settings = RingSettings()
         settings.perturbation = .drive
-        let passesPerSecond = 1 / (Double(settings.batch * loop.delayPeriods) * loop.periodSeconds)
         for (seconds, expected) in [(10.0, 0.003), (100, 0.003), (100 * 3.0.squareRoot(), 0.0025), (300, 0.002), (3_000, 0.002)] {
             settings.budget = Int((seconds * passesPerSecond).rounded())
             let rate = RingModel.preLearningRate(settings, loop: loop, sequence: false)
