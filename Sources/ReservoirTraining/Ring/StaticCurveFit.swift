@@ -40,6 +40,7 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
         }
         let settings = model.settings
         let readoutDecay = RingModel.readoutWeightDecay(settings, loop: model.loop, sequence: false)
+        let preLearningRate = RingModel.preLearningRate(settings, loop: model.loop, sequence: false)
         let nodes = model.loop.settings.nodes
         let batch = min(settings.batch, split.train.count)
         let steps = Self.epochs * max(split.train.count / batch, 1)
@@ -90,7 +91,7 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
                         }
                     }
                 }
-                let preRate = Schedule.cosine.rate(base: settings.preLearningRate ?? Self.learningRate, step: step, totalSteps: steps)
+                let preRate = Schedule.cosine.rate(base: preLearningRate, step: step, totalSteps: steps)
                 let readoutRate = Schedule.cosine.rate(base: settings.readoutLearningRate, step: step, totalSteps: steps)
                 preGradient.withUnsafeBufferPointer { g in
                     pre.apply(gradient: g, learningRate: preRate, to: UnsafeMutableBufferPointer(rebasing: theta[0..<preCount]))
