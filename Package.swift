@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // ringlab: controller for a magnonic-ring physical reservoir computer (see README.md).
 // Module layers and allowed imports are in docs/architecture.md; the build enforces them with
 // --explicit-target-dependency-import-check error (see Makefile).
@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "ringlab", targets: ["ringlab"]),
         .executable(name: "ringlab-iiod", targets: ["ringlab-iiod"]),
         .executable(name: "iiod-fuzz", targets: ["iiod-fuzz"]),
+        .executable(name: "ringlab-box", targets: ["ringlab-box"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,6 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The lab box's service (issue 15): HTTP without a TLS stack (traits: []), the queue in
+        // SQLite, metrics, start/stop. Only `ringlab-box` links them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // L0: C system libraries and shims.
@@ -126,6 +135,27 @@ let package = Package(
                 "ReservoirControl", "ReservoirTraining",
             ]),
 
+        // L4: the lab box's core (issue 15): the persistent queue and experiment index (GRDB),
+        // job validation and provenance, the child-process runner, the token. No HTTP here.
+        .target(
+            name: "LabBox",
+            dependencies: [
+                "ReservoirHAL", "ReservoirFiles", "RinglabJobs", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // L5: the service itself, its own executable (`ringlab box` runs it), so that `ringlab`
+        // and `make demo` build without Hummingbird, GRDB or Prometheus.
+        .executableTarget(
+            name: "ringlab-box",
+            dependencies: [
+                "LabBox", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         // Test support: fixtures and fakes for what cannot exist on a build machine.
         .target(name: "CMallocCounter"),
         .target(
@@ -175,6 +205,9 @@ let package = Package(
                 "ReservoirTraining", "NeuralNet", "ReservoirTesting", "ReservoirControl", "ReservoirBenchmarks",
                 "ReservoirHAL", "ReservoirTwin", "PerturbativeTraining", "SeededRandom",
             ]),
+        .testTarget(
+            name: "LabBoxTests",
+            dependencies: ["LabBox", "ReservoirTesting", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ReservoirTesting", "ReservoirHAL", "ReservoirFiles", "ReservoirHardware"]),

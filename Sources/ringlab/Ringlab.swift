@@ -11,7 +11,7 @@ struct Ringlab: ParsableCommand {
         subcommands: [
             TwinCommand.self, CalibrateCommand.self, ReservoirCommand.self, RunCommand.self, TrainCommand.self,
             DemoCommand.self, InfoCommand.self, SafeCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, BoxCommand.self, CheckCommand.self,
             VersionCommand.self,
         ])
 

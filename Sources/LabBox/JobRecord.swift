@@ -1,0 +1,67 @@
+import Foundation
+import GRDB
+
+/// Where a job is in its life. `interrupted`: the service ended (crash, power loss, SIGKILL)
+/// or the interlock opened while it ran; a training run can be resumed from its checkpoint.
+public enum JobState: String, Codable, Sendable, CaseIterable {
+    case queued, running, done, failed, cancelled, interrupted
+
+    public var isFinished: Bool { ![.queued, .running].contains(self) }
+}
+
+/// One job of the box: a ringlab command line, who submitted it, and — once it ran — what it
+/// left (summary, run folder) with its provenance (board file and calibration digests,
+/// ringlab's version and commit, seed).
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+
+    public var id: Int64?
+    public var state: JobState
+    public var priority: Int
+    public var position: Int64
+    public var submitter: String
+    /// The command as submitted (`["train", "ring", "--device-seconds", "10"]`).
+    public var arguments: [String]
+    /// The full argument vector the box runs, the executable first (the board, run folder and
+    /// `--json` added by the box).
+    public var command: [String]
+    public var kind: String
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var processID: Int32?
+    public var exitStatus: Int32?
+    public var reason: String?
+    /// The job's folder (`<state>/jobs/<id>`): its stdout, stderr and run folder.
+    public var folder: String?
+    public var runDirectory: String?
+    /// The command's JSON summary (its standard output), verbatim.
+    public var summary: String?
+    /// One line for a listing ("test_accuracy 0.9720").
+    public var headline: String?
+    public var boardFile: String?
+    public var boardSHA256: String?
+    public var calibrationPath: String?
+    public var calibrationSHA256: String?
+    public var version: String?
+    public var gitCommit: String?
+    public var seed: Int64?
+    /// The interrupted job this one resumes.
+    public var resumeOf: Int64?
+
+    public init(submitter: String, arguments: [String], command: [String], kind: String, priority: Int = 0) {
+        self.state = .queued
+        self.priority = priority
+        self.position = 0
+        self.submitter = submitter
+        self.arguments = arguments
+        self.command = command
+        self.kind = kind
+        self.createdAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public static let databaseDateEncodingStrategy = DatabaseDateEncodingStrategy.timeIntervalSince1970
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+}
