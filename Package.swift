@@ -207,7 +207,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "LabBoxTests",
-            dependencies: ["LabBox", "ReservoirTesting", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["LabBox", "ReservoirTesting", "ReservoirFiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ReservoirTesting", "ReservoirHAL", "ReservoirFiles", "ReservoirHardware"]),

@@ -82,6 +82,15 @@ static const int crash_signals[] = {SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, S
 #define CRASH_SIGNAL_COUNT (sizeof(crash_signals) / sizeof(crash_signals[0]))
 static struct sigaction previous_crash_actions[CRASH_SIGNAL_COUNT];
 
+// A previous handler that returns (Swift's backtracer does) relies on the faulting instruction
+// faulting again. A crash signal sent by kill(2) or raise(3) (si_code <= 0) has no faulting
+// instruction: returning would let the process run on, so the signal ends it here instead.
+static void end_if_sent(int signal_number, const siginfo_t *info) {
+    if (info != NULL && info->si_code > 0) return;
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
 static void crash_socket_shutdown(int signal_number, siginfo_t *info, void *context) {
     // Only async-signal-safe calls here: fstat and shutdown on every descriptor.
     for (int fd = 3; fd < 4096; fd++) {
@@ -94,11 +103,13 @@ static void crash_socket_shutdown(int signal_number, siginfo_t *info, void *cont
         if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
             sigaction(signal_number, previous, NULL);
             previous->sa_sigaction(signal_number, info, context);
+            end_if_sent(signal_number, info);
             return;
         }
         if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN && previous->sa_handler) {
             sigaction(signal_number, previous, NULL);
             previous->sa_handler(signal_number);
+            end_if_sent(signal_number, info);
             return;
         }
     }
@@ -117,5 +128,13 @@ int rt_install_crash_socket_shutdown(void) {
         sigemptyset(&action.sa_mask);
         if (sigaction(crash_signals[index], &action, &previous_crash_actions[index]) != 0) result = -1;
     }
+    // A parent may have started us with these blocked (the mask is inherited through exec: a
+    // child of a Dispatch or Foundation thread gets theirs). A blocked SIGABRT or SIGSEGV sent by
+    // kill(2) would wait forever instead of ending the process; called first in main, every
+    // thread started later inherits the unblocked mask.
+    sigset_t crash_set;
+    sigemptyset(&crash_set);
+    for (unsigned index = 0; index < CRASH_SIGNAL_COUNT; index++) sigaddset(&crash_set, crash_signals[index]);
+    if (pthread_sigmask(SIG_UNBLOCK, &crash_set, NULL) != 0) result = -1;
     return result;
 }

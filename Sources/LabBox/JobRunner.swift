@@ -84,8 +84,18 @@ public final class JobRunner: Sendable {
     static func terminate(_ pid: Int32, grace: Double) {
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
-        while kill(pid, 0) == 0, Date() < deadline { usleep(50_000) }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        while isAlive(pid), Date() < deadline { usleep(50_000) }
+        if isAlive(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// Whether `pid` runs: it exists and is not a zombie (an orphan that ended waits as one
+    /// until init reaps it, and kill(pid, 0) still succeeds on it).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.first.map { $0 != "Z" && $0 != "X" } ?? false
     }
 
     /// Drives the board safe and records the outcome as the board's state.

@@ -178,6 +178,7 @@ struct Box: Sendable {
         if summary {
             object["command"] = job.command
             object["exit_status"] = job.exitStatus ?? NSNull()
+            object["process_id"] = job.processID ?? NSNull()
             object["run_directory"] = job.runDirectory ?? NSNull()
             object["summary"] =
                 job.summary.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
