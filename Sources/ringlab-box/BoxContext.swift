@@ -24,7 +24,7 @@ struct BoxGuard: RouterMiddleware {
     let bucket: RateBucket
 
     static func isPublic(_ path: String) -> Bool {
-        path == "/healthz" || path == "/" || path.hasPrefix("/static/")
+        path == "/healthz" || path == "/" || path == "/favicon.ico" || path.hasPrefix("/static/")
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws

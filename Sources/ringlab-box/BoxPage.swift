@@ -27,6 +27,7 @@ extension Box {
             "/static/style.css": ((folder ?? "") + "/style.css", "text/css; charset=utf-8"),
             "/static/chart.js": (Self.chartJS, "text/javascript; charset=utf-8"),
         ]
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
         for (route, file) in files {
             router.get(RouterPath(route)) { _, _ in
                 guard let data = FileManager.default.contents(atPath: file.path) else {

@@ -180,18 +180,24 @@ public struct RunDirectory: Sendable {
         let device = evaluations.compactMap(\.deviceSeconds)
         let onDevice = !evaluations.isEmpty && device.count == evaluations.count
         let x = onDevice ? device : evaluations.map { Double($0.forwardPasses) }
-        let against = onDevice ? "training device seconds" : "forward passes"
+        let against = onDevice ? "training drive on the device (s)" : "forward passes"
         let held = summary.evaluated_on ?? "test"
+        let lossIsCrossEntropy = metric != .nrmse
         try DataFile.writeAtomically(
-            SVGPlot.lines(
-                title: "loss against \(against)", x: x,
-                series: [("train", evaluations.map(\.trainLoss)), (held, evaluations.map(\.testLoss))]),
+            SVGPlot(
+                title: "Loss", xLabel: against,
+                yLabel: lossIsCrossEntropy ? "loss (cross-entropy, nats)" : "loss (squared error)",
+                logarithmicY: true,
+                series: [.init(name: "train", x: x, y: evaluations.map(\.trainLoss)), .init(name: held, x: x, y: evaluations.map(\.testLoss))]
+            ).svg(),
             to: "\(path)/loss.svg")
-        let name = metric == .nrmse ? "NRMSE" : "accuracy"
         try DataFile.writeAtomically(
-            SVGPlot.lines(
-                title: "\(name) against \(against)", x: x,
-                series: [("train", evaluations.map(\.trainMetric)), (held, evaluations.map(\.testMetric))]),
+            SVGPlot(
+                title: metric == .nrmse ? "NRMSE" : "Accuracy", xLabel: against,
+                yLabel: metric == .nrmse ? "NRMSE (1 = predicting the mean)" : "accuracy (fraction correct)",
+                logarithmicY: false,
+                series: [.init(name: "train", x: x, y: evaluations.map(\.trainMetric)), .init(name: held, x: x, y: evaluations.map(\.testMetric))]
+            ).svg(),
             to: "\(path)/\(metric.rawValue).svg")
     }
 }
@@ -200,43 +206,4 @@ public struct RunDirectoryError: Error, CustomStringConvertible {
     public var description: String
 
     public init(description: String) { self.description = description }
-}
-
-/// A minimal line plot as SVG text.
-enum SVGPlot {
-    static func lines(title: String, x: [Double], series: [(String, [Double])]) -> String {
-        let width = 640.0
-        let height = 400.0
-        let margin = 50.0
-        let values = series.flatMap(\.1).filter(\.isFinite)
-        let minX = x.min() ?? 0
-        let maxX = max(x.max() ?? 1, minX + 1)
-        let minY = values.min() ?? 0
-        let maxY = max(values.max() ?? 1, minY + 1e-9)
-        func point(_ px: Double, _ py: Double) -> String {
-            let sx = margin + (px - minX) / (maxX - minX) * (width - 2 * margin)
-            let sy = height - margin - (py - minY) / (maxY - minY) * (height - 2 * margin)
-            return String(format: "%.1f,%.1f", sx, sy)
-        }
-        let colours = ["#1f77b4", "#d62728", "#2ca02c"]
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\">\n"
-        svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        svg += "<text x=\"\(Int(margin))\" y=\"25\" font-family=\"sans-serif\" font-size=\"16\">\(title)</text>\n"
-        svg +=
-            "<line x1=\"\(margin)\" y1=\"\(height - margin)\" x2=\"\(width - margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
-        svg += "<line x1=\"\(margin)\" y1=\"\(margin)\" x2=\"\(margin)\" y2=\"\(height - margin)\" stroke=\"black\"/>\n"
-        svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.3g</text>\n", 5.0, height - margin, minY)
-        svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.3g</text>\n", 5.0, margin, maxY)
-        svg += String(
-            format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%.0f forward passes</text>\n", width - 200,
-            height - 15, maxX)
-        for (index, (name, ys)) in series.enumerated() {
-            let points = zip(x, ys).filter { $0.1.isFinite }.map { point($0.0, $0.1) }.joined(separator: " ")
-            let colour = colours[index % colours.count]
-            svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
-            svg +=
-                "<text x=\"\(Int(width - 120))\" y=\"\(40 + 16 * index)\" fill=\"\(colour)\" font-size=\"13\">\(name)</text>\n"
-        }
-        return svg + "</svg>\n"
-    }
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""The box's page in a real browser: headless Chromium (Debian's chromium and chromium-driver,
+driven by Debian's python3-selenium) loads the page of a running ringlab-box with its token,
+submits a short training run with the page's own button, sees the loss and accuracy charts
+update at least three times, and sees the run in the history. Keeps a screenshot.
+
+Usage: tools/box_browser_test.py [--screenshot PATH] [--device-seconds S]
+Exit 0 when every check holds; prints what it saw.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def start_box(state):
+    box = subprocess.Popen(
+        [os.path.join(ROOT, ".build/release/ringlab-box"), "--port", "0", "--state", state,
+         "--board", os.path.join(ROOT, "hardware/boards/twin.yaml")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(os.path.join(state, "box.log"), "w"), text=True)
+    line = box.stdout.readline()
+    match = re.search(r"127\.0\.0\.1:(\d+)", line)
+    if not match:
+        box.kill()
+        sys.exit(f"box_browser_test: ringlab-box did not start: {line!r}")
+    return box, int(match.group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--screenshot", default=os.path.join(ROOT, "test-artifacts/box-page.png"))
+    parser.add_argument("--device-seconds", default="20")
+    arguments = parser.parse_args()
+    state = tempfile.mkdtemp(prefix="ringlab-box-browser-")
+    box, port = start_box(state)
+    token = open(os.path.join(state, "token")).read().strip()
+    options = webdriver.ChromeOptions()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1300"]:
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    failures = []
+    try:
+        driver.get(f"http://127.0.0.1:{port}/#token={token}")
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.find_element(By.ID, "connection").text == "connected")
+        print("page connected with the token")
+        if "token" in driver.current_url:
+            failures.append("the token stayed in the address bar")
+        seconds = driver.find_element(By.ID, "device-seconds")
+        seconds.clear()
+        seconds.send_keys(arguments.device_seconds)
+        driver.find_element(By.CSS_SELECTOR, "#submit-training button").click()
+        wait.until(lambda d: "queued job" in d.find_element(By.ID, "submit-result").text)
+        job = int(re.search(r"queued job (\d+)", driver.find_element(By.ID, "submit-result").text).group(1))
+        print(f"submitted training job {job} from the page")
+        seen = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            updates = int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-chart-updates") or 0)
+            if not seen or updates != seen[-1]:
+                seen.append(updates)
+            rows = driver.find_elements(By.CSS_SELECTOR, f"#runs tbody tr[data-id='{job}']")
+            if rows and "done" in rows[0].text:
+                break
+            time.sleep(0.2)
+        print(f"chart updates seen while it ran: {seen}")
+        if max(seen or [0]) < 3:
+            failures.append(f"the charts updated {max(seen or [0])} times; expected at least 3")
+        if len([value for value in seen if value > 0]) < 2:
+            failures.append("the charts did not update live (all updates arrived at once)")
+        rows = driver.find_elements(By.CSS_SELECTOR, f"#runs tbody tr[data-id='{job}']")
+        if not rows or "done" not in rows[0].text:
+            failures.append(f"job {job} is not in the run history as done")
+        else:
+            print(f"history row: {rows[0].text}")
+            rows[0].find_element(By.TAG_NAME, "button").click()
+            WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#run-plots img")) == 2)
+            print("the run's plots open from the history")
+        os.makedirs(os.path.dirname(arguments.screenshot), exist_ok=True)
+        driver.save_screenshot(arguments.screenshot)
+        print(f"screenshot: {arguments.screenshot}")
+        errors = [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+        if errors:
+            failures.append(f"browser console errors: {errors}")
+    finally:
+        driver.quit()
+        box.terminate()
+        box.wait(timeout=30)
+    if failures:
+        print("box_browser_test: FAILED\n  " + "\n  ".join(failures))
+        return 1
+    print("box_browser_test: passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
