@@ -140,7 +140,8 @@ let package = Package(
         .target(
             name: "LabBox",
             dependencies: [
-                "ReservoirHAL", "ReservoirFiles", "RinglabJobs", .product(name: "GRDB", package: "GRDB.swift"),
+                "ReservoirHAL", "ReservoirFiles", "ReservoirControl", "RinglabJobs",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // L5: the service itself, its own executable (`ringlab box` runs it), so that `ringlab`
@@ -148,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "ringlab-box",
             dependencies: [
-                "LabBox", .product(name: "Hummingbird", package: "hummingbird"),
+                "LabBox", "ReservoirControl", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

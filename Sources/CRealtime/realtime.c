@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/types.h>
 
 static volatile sig_atomic_t pending_stop_signal = 0;
 
@@ -49,6 +52,41 @@ int rt_pin_current_thread_to_cpu(int cpu) {
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static cpu_set_t inherited_affinity;
+static int inherited_affinity_saved = 0;
+
+int rt_keep_off_loop_cpu(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -errno;
+    inherited_affinity = set;
+    inherited_affinity_saved = 1;
+    if (CPU_COUNT(&set) < 2) return 0;
+    int last = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set)) last = cpu;
+    }
+    CPU_CLR(last, &set);
+    // Every thread the process has now (a runtime may have started worker threads before
+    // main's code runs); threads started later inherit the set of the thread that starts them.
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    int result = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        pid_t task = (pid_t)atoi(entry->d_name);
+        if (sched_setaffinity(task, sizeof set, &set) != 0 && errno != ESRCH) result = errno;
+    }
+    closedir(tasks);
+    return result;
+}
+
+int rt_restore_inherited_affinity(void) {
+    if (!inherited_affinity_saved) return 0;
+    return pthread_setaffinity_np(pthread_self(), sizeof inherited_affinity, &inherited_affinity);
 }
 
 int rt_allowed_cpu_count(void) {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReservoirControl
 import Synchronization
 
 /// Runs the box's queue, one job at a time, each a child process of `ringlab` — so a job that
@@ -127,8 +128,11 @@ public final class JobRunner: Sendable {
         return try wasRunning || store.cancelQueued(id)
     }
 
-    /// Runs the queue until `stop()`; blocks the calling thread.
+    /// Runs the queue until `stop()`; blocks the calling thread. Jobs start from this thread,
+    /// which first takes back every CPU the service gave up (`RealtimeThread.keepOffLoopCPU`),
+    /// so a job's drive loop can pin itself where it would outside the box.
     public func run() {
+        RealtimeThread.restoreInheritedCPUs()
         while !state.withLock({ $0.stopped }) {
             do {
                 try step()

@@ -35,6 +35,17 @@ public enum RealtimeThread {
     /// Forgets a recorded stop signal (tests that raise one clean up with this).
     public static func clearStopSignal() { rt_clear_stop_signal() }
 
+    /// For a service sharing the machine with drive loops (the lab box): keeps every thread of
+    /// the process, and every thread started afterwards, off the CPU a loop pins itself to (the
+    /// last allowed), so serving HTTP never competes with the loop. Returns 0 or an error number.
+    @discardableResult
+    public static func keepOffLoopCPU() -> Int32 { rt_keep_off_loop_cpu() }
+
+    /// Gives the calling thread back the CPUs it had before `keepOffLoopCPU`, so the processes
+    /// it starts (a job with its own drive loop) may use them all.
+    @discardableResult
+    public static func restoreInheritedCPUs() -> Int32 { rt_restore_inherited_affinity() }
+
     /// Runs `body` on a new thread with the real-time setup, waits for it, and returns what it
     /// returned with what the setup achieved.
     public static func run<T>(priority: Int32 = 70, cpu: Int? = nil, _ body: @escaping () -> T) -> (T, Setup) {

@@ -19,7 +19,7 @@ struct Box: Sendable {
 
     func router() -> Router<BoxContext> {
         let router = Router(context: BoxContext.self)
-        router.add(middleware: BoxGuard(token: token, bucket: RateBucket(rate: 100, burst: 200)))
+        router.add(middleware: BoxGuard(token: token, buckets: RateBuckets(rate: 100, burst: 200)))
         router.get("/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []

@@ -8,20 +8,23 @@ import Synchronization
 /// vector, not a file upload).
 struct BoxContext: RequestContext {
     var coreContext: CoreRequestContextStorage
+    /// The client's address: the rate limit is per client address.
+    let remoteAddress: String
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
     var maxUploadSize: Int { 64 * 1024 }
 }
 
 /// Every endpoint but the health check and the page's static files needs the bearer token
 /// (the page holds no data: it asks the API with the token the operator gives it). Requests
-/// are rate-limited by a token bucket, so a runaway script gets 429s instead of the CPU the
-/// drive loop shares.
+/// are rate-limited by a token bucket per client address, so a runaway script gets 429s (with
+/// Retry-After) instead of the CPU the drive loop shares.
 struct BoxGuard: RouterMiddleware {
     typealias Context = BoxContext
     let token: BoxToken
-    let bucket: RateBucket
+    let buckets: RateBuckets
 
     static func isPublic(_ path: String) -> Bool {
         path == "/healthz" || path == "/" || path == "/favicon.ico" || path.hasPrefix("/static/")
@@ -31,8 +34,10 @@ struct BoxGuard: RouterMiddleware {
         -> Response
     {
         if request.uri.path == "/healthz" { return try await next(request, context) }
-        guard bucket.take() else {
-            throw HTTPError(.tooManyRequests, message: "rate limit: at most \(Int(bucket.rate)) requests a second")
+        guard buckets.take(for: context.remoteAddress) else {
+            return Response(
+                status: .tooManyRequests, headers: [.retryAfter: "1", .contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"rate limit: at most \#(Int(buckets.rate)) requests a second per client"}"#)))
         }
         if !Self.isPublic(request.uri.path) && !token.accepts(authorization: request.headers[.authorization]) {
             return Response(
@@ -43,28 +48,35 @@ struct BoxGuard: RouterMiddleware {
     }
 }
 
-/// A token bucket: `rate` tokens a second, at most `burst` saved.
-final class RateBucket: Sendable {
+/// Token buckets per client address: `rate` tokens a second, at most `burst` saved. At most
+/// `maximumClients` addresses are remembered; beyond that the idlest are forgotten.
+final class RateBuckets: Sendable {
     let rate: Double
     let burst: Double
-    let state: Mutex<(tokens: Double, last: ContinuousClock.Instant)>
+    let maximumClients = 1024
+    let buckets = Mutex<[String: (tokens: Double, last: ContinuousClock.Instant)]>([:])
 
     init(rate: Double, burst: Double) {
         self.rate = rate
         self.burst = burst
-        state = Mutex((burst, ContinuousClock.now))
     }
 
-    func take() -> Bool {
-        state.withLock { state in
+    func take(for client: String) -> Bool {
+        buckets.withLock { buckets in
             let now = ContinuousClock.now
-            let elapsed = now - state.last
+            if buckets[client] == nil && buckets.count >= maximumClients {
+                let idlest = buckets.min { $0.value.last < $1.value.last }!.key
+                buckets[idlest] = nil
+            }
+            var bucket = buckets[client] ?? (burst, now)
+            let elapsed = now - bucket.last
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            state.tokens = min(burst, state.tokens + seconds * rate)
-            state.last = now
-            guard state.tokens >= 1 else { return false }
-            state.tokens -= 1
-            return true
+            bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+            bucket.last = now
+            let granted = bucket.tokens >= 1
+            if granted { bucket.tokens -= 1 }
+            buckets[client] = bucket
+            return granted
         }
     }
 }

@@ -5,6 +5,7 @@ import LabBox
 import Logging
 import Metrics
 import Prometheus
+import ReservoirControl
 import ServiceLifecycle
 
 /// `ringlab-box` (`ringlab box`): the lab controller box's service. It owns one board: a
@@ -46,6 +47,8 @@ struct BoxService: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before any thread starts: the service's threads stay off the drive loop's CPU.
+        RealtimeThread.keepOffLoopCPU()
         let format = json
         LoggingSystem.bootstrap { label in
             format ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)

@@ -8,6 +8,12 @@ int rt_pin_current_thread_to_cpu(int cpu);
 
 /// Number of CPUs the calling thread may run on (sched_getaffinity), or -errno.
 int rt_allowed_cpu_count(void);
+/// Confines every thread of the process (and the threads they start afterwards) to the allowed
+/// CPUs but the last, the one a drive loop pins itself to; saves the inherited set. 0 or an
+/// error number.
+int rt_keep_off_loop_cpu(void);
+/// Gives the calling thread back the set saved by rt_keep_off_loop_cpu. 0 or an error number.
+int rt_restore_inherited_affinity(void);
 
 /// CLOCK_MONOTONIC in nanoseconds (clock_gettime).
 int64_t rt_monotonic_nanoseconds(void);
