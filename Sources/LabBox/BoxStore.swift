@@ -186,3 +186,28 @@ public final class BoxStore: Sendable {
         }
     }
 }
+
+extension BoxStore {
+    /// Fills the index with `runs` finished runs shaped like real ones (for `bench-index`).
+    public func fillForBenchmark(runs: Int) throws {
+        let summary = #"{"converter_utilization":0.93,"device_seconds":29.7,"device_seconds_training":10,"forward_passes":312,"mode":"pgt-hybrid","model":"ring","nodes":50,"perturb":"drive","samples_streamed":29751,"seed":1,"steps":152,"task":"digits","test_accuracy":0.918,"test_loss":0.43,"train_accuracy":0.922}"#
+        try database.write { db in
+            for index in 0..<runs {
+                var job = JobRecord(
+                    submitter: "bench", arguments: ["train", "ring", "--device-seconds", "10", "--seed", "\(index)"],
+                    command: ["/opt/ringlab/ringlab", "train", "ring", "--device-seconds", "10", "--json"], kind: "ring-training")
+                job.state = index % 10 == 0 ? .failed : .done
+                job.position = Int64(index)
+                job.startedAt = Date()
+                job.finishedAt = Date()
+                job.summary = summary
+                job.headline = "test_accuracy 0.9180"
+                job.boardSHA256 = String(repeating: "a", count: 64)
+                job.calibrationSHA256 = String(repeating: "b", count: 64)
+                job.gitCommit = String(repeating: "c", count: 40)
+                job.seed = Int64(index)
+                try job.insert(db)
+            }
+        }
+    }
+}

@@ -51,7 +51,7 @@ struct Box: Sendable {
             return try jsonResponse(["hold": reason])
         }
         api.post("jobs") { request, context in try await submit(request, context) }
-        api.get("jobs") { request, _ in try jsonResponse(["jobs": try list(request, states: nil)]) }
+        api.get("jobs") { request, _ in try list(request, key: "jobs", states: nil) }
         api.get("jobs/:id") { _, context in try jsonResponse(jobJSON(try job(context))) }
         api.patch("jobs/:id") { request, context in
             let id = try job(context).id ?? 0
@@ -75,7 +75,7 @@ struct Box: Sendable {
         api.post("jobs/:id/resume") { request, context in try await resume(try job(context), request) }
         api.get("jobs/:id/events") { _, context in events(for: try job(context)) }
         let finished: [JobState] = [.done, .failed, .cancelled, .interrupted]
-        api.get("runs") { request, _ in try jsonResponse(["runs": try list(request, states: finished)]) }
+        api.get("runs") { request, _ in try list(request, key: "runs", states: finished) }
         api.get("runs/:id") { _, context in try jsonResponse(jobJSON(try job(context))) }
         api.get("runs/:id/files") { _, context in try jsonResponse(["files": files(of: try job(context))]) }
         api.get("runs/:id/files/:name") { _, context in try file(of: try job(context), named: context.parameters.get("name") ?? "") }
@@ -150,9 +150,11 @@ struct Box: Sendable {
         return try jsonResponse(["id": resumed.id ?? 0, "state": resumed.state.rawValue, "resumes": job.id ?? 0], status: .created)
     }
 
-    func list(_ request: Request, states: [JobState]?) throws -> [[String: Any]] {
+    /// `{"<key>": [...]}`: newest first, `limit` (1–10,000, default 100) at a time, ids below
+    /// `before`, in `state` when given.
+    func list(_ request: Request, key: String, states: [JobState]?) throws -> Response {
         let query = request.uri.queryParameters
-        let limit = min(max(Int(query.get("limit") ?? "") ?? 100, 1), 1000)
+        let limit = min(max(Int(query.get("limit") ?? "") ?? 100, 1), 10_000)
         let before = query.get("before").flatMap { Int64($0) }
         var filter = states
         if let state = query.get("state") {
@@ -161,7 +163,10 @@ struct Box: Sendable {
             }
             filter = [parsed]
         }
-        return try store.jobs(states: filter, before: before, limit: limit).map { jobJSON($0, summary: false) }
+        var body = ByteBuffer(string: #"{"\#(key)":"#)
+        body.writeBytes(try store.listing(states: filter, before: before, limit: limit))
+        body.writeString("}")
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: body))
     }
 
     func jobJSON(_ job: JobRecord) -> [String: Any] { jobJSON(job, summary: true) }

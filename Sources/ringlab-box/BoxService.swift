@@ -13,10 +13,16 @@ import ServiceLifecycle
 /// live page (loopback by default, bearer token) submit, watch and cancel, and /metrics serves
 /// Prometheus. See docs/box.md.
 @main
-struct BoxService: AsyncParsableCommand {
+struct BoxMain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ringlab-box",
-        abstract: "The lab controller box: a queue, a JSON API, a live page and metrics over one board.")
+        abstract: "The lab controller box: a queue, a JSON API, a live page and metrics over one board.",
+        subcommands: [BoxService.self, IndexBenchmark.self], defaultSubcommand: BoxService.self)
+}
+
+struct BoxService: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the box (the default).")
 
     @Option(name: .long, help: "Board file the box owns.")
     var board = "hardware/boards/twin.yaml"
