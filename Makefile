@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod clean
+.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check bench-box install clean
 
 all: build
 
@@ -28,6 +28,27 @@ test: deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test -c release --skip-build
 	$(MAKE) fuzz-replay
+	$(MAKE) box-check
+
+# The lab box with real clients: its page in headless Chromium (a screenshot lands in
+# test-artifacts/box-page.png) and the load test (20 SSE clients and wrk beside paced runs).
+# Debian's python3, for Debian's selenium.
+box-check: build
+	/usr/bin/python3 tools/box_browser_test.py
+	/usr/bin/python3 tools/box_load_test.py
+
+# How long listing the box's experiment index takes with 10,000 runs.
+bench-box: build
+	.build/release/ringlab-box bench-index --runs 10000
+
+# Installs the executables into $(PREFIX)/bin and the data they read (board files, the twin,
+# the committed calibration, datasets, the box's page) into $(PREFIX)/share/ringlab, where
+# they look for them. The systemd units and udev rules are copied by hand (docs/box.md).
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ringlab
+	install -m 755 .build/release/ringlab .build/release/ringlab-iiod .build/release/ringlab-box $(DESTDIR)$(PREFIX)/bin/
+	cp -R hardware calibration data box $(DESTDIR)$(PREFIX)/share/ringlab/
 
 # The libFuzzer target over an iiod session (Sources/iiod-fuzz), instrumented with
 # -sanitize=fuzzer,address in its own build folder; lld links it (gold fails on it).

@@ -3,7 +3,10 @@
 # Idempotent: a machine that has them all is left untouched and nothing is downloaded.
 set -euo pipefail
 
-packages=(pkg-config libiio-dev libiio-utils libgpiod-dev libopenblas-dev rt-tests)
+# The lab box (ringlab-box) adds SQLite for its queue and Chart.js for its page; its tests add
+# a real browser (chromium, chromium-driver, python3-selenium) and an HTTP load generator (wrk).
+packages=(pkg-config libiio-dev libiio-utils libgpiod-dev libopenblas-dev rt-tests
+          libsqlite3-dev libjs-chart.js chromium chromium-driver python3-selenium wrk)
 
 missing=()
 for package in "${packages[@]}"; do

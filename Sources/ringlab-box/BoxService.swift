@@ -138,12 +138,15 @@ struct BoxService: AsyncParsableCommand {
     static func boardFile(_ option: String) throws -> String {
         var path = option
         if !FileManager.default.fileExists(atPath: path) {
-            let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-                .deletingLastPathComponent().appendingPathComponent("../../../" + option).standardized.path
-            guard FileManager.default.fileExists(atPath: beside) else {
-                throw ValidationError("--board \(option): no such board file")
+            // Relative to a checkout the executable was built in, or to an installation's share.
+            let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let candidates = ["../../../", "../share/ringlab/"].map {
+                folder.appendingPathComponent($0 + option).standardized.path
             }
-            path = beside
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw ValidationError("--board \(option): no such board file (looked in ., \(candidates.joined(separator: ", ")))")
+            }
+            path = found
         }
         return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }

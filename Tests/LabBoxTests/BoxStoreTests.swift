@@ -54,7 +54,10 @@ import Testing
         }
         func ids(_ data: Data) throws -> [Int] {
             let items = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-            for item in items { #expect(item["headline"] as? String == hostile) }
+            for item in items {
+                #expect(item["headline"] as? String == hostile)
+                #expect(abs((item["created_at"] as? Double ?? 0) - Date().timeIntervalSince1970) < 60, "times in seconds since 1970")
+            }
             if let first = items.first { #expect((first["args"] as? [String])?[3] == "csv:\(hostile)") }
             return items.compactMap { $0["id"] as? Int }
         }
