@@ -22,6 +22,22 @@ import Testing
         #expect(box.token.count == 64)
     }
 
+    @Test func aNonLoopbackAddressWithoutATokenIsRefused() throws {
+        let state = NSTemporaryDirectory() + "ringlab-box-test-\(UUID().uuidString)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BoxHarness.executable)
+        process.arguments = ["--bind", "0.0.0.0", "--port", "0", "--state", state]
+        let error = Pipe()
+        process.standardError = error
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("refusing to listen on 0.0.0.0 without a configured token"), "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/token"))
+    }
+
     @Test func badSubmissionsAreRefusedWithTheReason() async throws {
         let box = try BoxHarness()
         let invalid = try await box.request("POST", "/api/v1/jobs", json: ["args": ["train", "ring", "--lr", "-1"]])
