@@ -76,6 +76,10 @@ def main():
                 break
             time.sleep(0.2)
         print(f"chart updates seen while it ran: {seen}")
+        loop_line = driver.find_element(By.ID, "loop-status").text
+        print(f"loop statistics shown: {loop_line}")
+        if "deadline misses" not in loop_line:
+            failures.append("the page shows no live drive-loop statistics")
         if max(seen or [0]) < 3:
             failures.append(f"the charts updated {max(seen or [0])} times; expected at least 3")
         if len([value for value in seen if value > 0]) < 2:

@@ -56,6 +56,13 @@ function addEvaluation(evaluation) {
   state.charts.accuracy.data.datasets[1].data.push({ x, y: evaluation.testMetric });
   state.charts.loss.update();
   state.charts.accuracy.update();
+  const loop = evaluation.loop;
+  if (loop) {
+    document.getElementById("loop-status").textContent =
+      `drive loop: ${loop.periods} periods · ${loop.deadlineMisses} deadline misses · ` +
+      `${loop.overRangePeriods} over-range · converter utilization ${(100 * loop.converterUtilization).toFixed(1)} % · ` +
+      `compute ${loop.computeMicrosecondsMean.toFixed(1)} µs/period · wake-up p99 ${loop.wakeUpMicrosecondsP99.toFixed(0)} µs`;
+  }
   state.updates += 1;
   document.body.dataset.chartUpdates = String(state.updates);
 }
@@ -65,6 +72,7 @@ async function follow(job) {
   state.following = job.id;
   state.abort = new AbortController();
   resetCharts();
+  document.getElementById("loop-status").textContent = "";
   document.getElementById("running-title").textContent = `#${job.id} ${job.args.join(" ")}`;
   const cancel = document.getElementById("cancel");
   cancel.hidden = false;

@@ -232,6 +232,17 @@ public final class RingModel: TrainingModel {
         Double(earlierEvaluationPeriods + loop.statistics.evaluationPeriods - measurementPeriods) * periodSeconds
     }
 
+    /// The loop's figures in this process so far.
+    public var loopFigures: LoopFigures? {
+        let statistics = loop.statistics
+        return LoopFigures(
+            periods: statistics.periods, deadlineMisses: statistics.deadlineMisses,
+            overRangePeriods: statistics.overRangePeriods,
+            converterUtilization: statistics.utilizationAsPaced(periodNanoseconds: loop.period.nanoseconds),
+            computeMicrosecondsMean: statistics.meanComputeMicroseconds,
+            wakeUpMicrosecondsP99: statistics.wakeUpMicroseconds(percentile: 99))
+    }
+
     /// Device seconds one training pass streams: its rows (a batch, plus a sequence's washout),
     /// each held D periods, R shots. (The range probes add 36 periods per 30 s of stream.)
     public var deviceSecondsPerPass: Double {

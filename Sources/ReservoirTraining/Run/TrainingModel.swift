@@ -29,9 +29,12 @@ public struct Evaluation: Sendable, Codable, Equatable {
     public var testMetric: Double
     /// Device seconds spent training up to this evaluation (models on a device).
     public var deviceSeconds: Double?
+    /// The drive loop's figures so far (models on a device), for live displays.
+    public var loop: LoopFigures?
 
     public init(
-        step: Int, forwardPasses: Int, train: SplitMeasurement, test: SplitMeasurement, deviceSeconds: Double? = nil
+        step: Int, forwardPasses: Int, train: SplitMeasurement, test: SplitMeasurement, deviceSeconds: Double? = nil,
+        loop: LoopFigures? = nil
     ) {
         self.step = step
         self.forwardPasses = forwardPasses
@@ -40,6 +43,32 @@ public struct Evaluation: Sendable, Codable, Equatable {
         testLoss = test.loss
         testMetric = test.metric
         self.deviceSeconds = deviceSeconds
+        self.loop = loop
+    }
+}
+
+/// A drive loop's running figures in this process (since it started or resumed), logged with
+/// each evaluation so that a live display (the box's event stream) shows the loop's health.
+public struct LoopFigures: Sendable, Codable, Equatable {
+    public var periods: Int
+    public var deadlineMisses: Int
+    public var overRangePeriods: Int
+    /// Converter utilization had the board been paced (`LoopStatistics.utilizationAsPaced`).
+    public var converterUtilization: Double
+    public var computeMicrosecondsMean: Double
+    /// Zero in lock-step, where the board's time is the loop's work.
+    public var wakeUpMicrosecondsP99: Double
+
+    public init(
+        periods: Int, deadlineMisses: Int, overRangePeriods: Int, converterUtilization: Double,
+        computeMicrosecondsMean: Double, wakeUpMicrosecondsP99: Double
+    ) {
+        self.periods = periods
+        self.deadlineMisses = deadlineMisses
+        self.overRangePeriods = overRangePeriods
+        self.converterUtilization = converterUtilization
+        self.computeMicrosecondsMean = computeMicrosecondsMean
+        self.wakeUpMicrosecondsP99 = wakeUpMicrosecondsP99
     }
 }
 
@@ -167,6 +196,8 @@ public protocol TrainingModel: AnyObject {
     func complete(_ summary: inout TrainingSummary)
     /// Device seconds spent training so far (nil: the model runs on no device).
     var deviceSeconds: Double? { get }
+    /// The drive loop's figures so far (nil: the model runs on no device).
+    var loopFigures: LoopFigures? { get }
 }
 
 extension TrainingModel {
@@ -175,4 +206,5 @@ extension TrainingModel {
     public func checkpoint(_ save: (State) throws -> Void) throws { try save(state) }
     public func complete(_ summary: inout TrainingSummary) {}
     public var deviceSeconds: Double? { nil }
+    public var loopFigures: LoopFigures? { nil }
 }

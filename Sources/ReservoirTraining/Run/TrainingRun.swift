@@ -108,7 +108,8 @@ public final class TrainingRun<Model: TrainingModel> {
         let deviceSeconds = model.deviceSeconds
         let (train, test) = try model.measure()
         let evaluation = Evaluation(
-            step: step, forwardPasses: forwardPasses, train: train, test: test, deviceSeconds: deviceSeconds)
+            step: step, forwardPasses: forwardPasses, train: train, test: test, deviceSeconds: deviceSeconds,
+            loop: model.loopFigures)
         evaluations.append(evaluation)
         try directory?.appendEvaluation(evaluation)
         return evaluation
