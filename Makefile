@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check bench-box install clean
+.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check fuzz-box bench-box install clean
 
 all: build
 
@@ -36,6 +36,12 @@ test: deps
 box-check: build
 	/usr/bin/python3 tools/box_browser_test.py
 	/usr/bin/python3 tools/box_load_test.py
+	python3 tools/box_fuzz.py --examples 25
+
+# The box's API fuzzed from its OpenAPI file by schemathesis (PyPI), EXAMPLES per operation.
+EXAMPLES ?= 200
+fuzz-box: build
+	python3 tools/box_fuzz.py --examples $(EXAMPLES)
 
 # How long listing the box's experiment index takes with 10,000 runs.
 bench-box: build

@@ -15,7 +15,7 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: "\(runs)/\(file)"), "\(file) is missing")
         }
         let plot = try String(contentsOfFile: "\(runs)/drive/accuracy.svg", encoding: .utf8)
-        #expect(plot.contains("against training device seconds"))
+        #expect(plot.contains("training drive on the device (s)"))
         let lines = outcome.standardOutput.split(separator: "\n")
         for name in ["readout", "parameters", "drive"] {
             let row = try #require(lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })

@@ -90,9 +90,9 @@ import Testing
         #expect(failed["state"] as? String == "failed")
         #expect((failed["reason"] as? String ?? "").contains("signal 6"))
         #expect(try await box.request("GET", "/healthz", token: .some(nil)).status == 200)
-        let board = try await box.board()
-        let detail = board["detail"] as? [String: Any]
-        #expect(detail?["reason"] as? String == "job \(id) ended failed", "\(board)")
+        // The service drove the board safe itself before the next job (counted by reason).
+        let metrics = try await box.request("GET", "/metrics").text
+        #expect(metrics.contains("ringlab_safe_state_entries_total{reason=\"job-failed\"} 1"), "\(metrics)")
         #expect(try await box.wait(for: next, until: ["done", "failed"])["state"] as? String == "done")
         #expect(try await box.board()["state"] as? String == "safe")
     }
