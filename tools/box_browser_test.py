@@ -11,9 +11,7 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 from selenium import webdriver
@@ -21,20 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def start_box(state):
-    box = subprocess.Popen(
-        [os.path.join(ROOT, ".build/release/ringlab-box"), "--port", "0", "--state", state,
-         "--board", os.path.join(ROOT, "hardware/boards/twin.yaml")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(os.path.join(state, "box.log"), "w"), text=True)
-    line = box.stdout.readline()
-    match = re.search(r"127\.0\.0\.1:(\d+)", line)
-    if not match:
-        box.kill()
-        sys.exit(f"box_browser_test: ringlab-box did not start: {line!r}")
-    return box, int(match.group(1))
+from box_support import ROOT, RunningBox, verdict
 
 
 def main():
@@ -42,9 +27,8 @@ def main():
     parser.add_argument("--screenshot", default=os.path.join(ROOT, "test-artifacts/box-page.png"))
     parser.add_argument("--device-seconds", default="20")
     arguments = parser.parse_args()
-    state = tempfile.mkdtemp(prefix="ringlab-box-browser-")
-    box, port = start_box(state)
-    token = open(os.path.join(state, "token")).read().strip()
+    box = RunningBox("browser")
+    port, token = box.port, box.token
     options = webdriver.ChromeOptions()
     for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1300"]:
         options.add_argument(flag)
@@ -100,13 +84,8 @@ def main():
             failures.append(f"browser console errors: {errors}")
     finally:
         driver.quit()
-        box.terminate()
-        box.wait(timeout=30)
-    if failures:
-        print("box_browser_test: FAILED\n  " + "\n  ".join(failures))
-        return 1
-    print("box_browser_test: passed")
-    return 0
+        box.stop()
+    return verdict("box_browser_test", failures)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,11 @@ The event stream is left out: it stays open for as long as its job runs.
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from box_support import ROOT, RunningBox
 
 
 def main():
@@ -25,12 +23,8 @@ def main():
     arguments = parser.parse_args()
     if subprocess.run([sys.executable, "-m", "schemathesis.cli", "--version"], capture_output=True).returncode != 0:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "schemathesis"], check=True)
-    state = tempfile.mkdtemp(prefix="ringlab-box-fuzz-")
-    box = subprocess.Popen(
-        [os.path.join(ROOT, ".build/release/ringlab-box"), "--port", "0", "--state", state, "--cancel-grace", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=open(os.path.join(state, "box.log"), "w"), text=True)
-    port = int(re.search(r"127\.0\.0\.1:(\d+)", box.stdout.readline()).group(1))
-    token = open(os.path.join(state, "token")).read().strip()
+    box = RunningBox("fuzz", ["--cancel-grace", "1"])
+    port, token = box.port, box.token
     try:
         # Hold the queue: fuzzed submissions that are valid jobs wait instead of driving the board.
         request = urllib.request.Request(
@@ -44,11 +38,10 @@ def main():
              "--exclude-path-regex", "events$|/queue/release$", "-n", str(arguments.examples), "--seed", "1",
              "--request-timeout", "30"],
             cwd=ROOT)
-        alive = box.poll() is None
+        alive = box.process.poll() is None
         healthy = alive and urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").status == 200
     finally:
-        box.terminate()
-        box.wait(timeout=60)
+        box.stop()
     print(f"box_fuzz: schemathesis exit {result.returncode}; service alive after: {alive}, /healthz: {healthy}")
     return 0 if result.returncode == 0 and healthy else 1
 
