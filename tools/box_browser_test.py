@@ -22,6 +22,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 from box_support import ROOT, RunningBox, verdict
 
 
+def row_text(driver, job):
+    """The run history's row for `job`, read in one step in the page (the table is redrawn
+    every 2 s, so an element found first may be gone by the time it is read)."""
+    return driver.execute_script(
+        f"const row = document.querySelector(\"#runs tbody tr[data-id='{job}']\"); return row ? row.innerText : '';")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--screenshot", default=os.path.join(ROOT, "test-artifacts/box-page.png"))
@@ -52,15 +59,14 @@ def main():
         seen = []
         deadline = time.time() + 120
         while time.time() < deadline:
-            updates = int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-chart-updates") or 0)
+            updates = int(driver.execute_script("return document.body.dataset.chartUpdates || 0"))
             if not seen or updates != seen[-1]:
                 seen.append(updates)
-            rows = driver.find_elements(By.CSS_SELECTOR, f"#runs tbody tr[data-id='{job}']")
-            if rows and "done" in rows[0].text:
+            if "done" in row_text(driver, job):
                 break
             time.sleep(0.2)
         print(f"chart updates seen while it ran: {seen}")
-        loop_line = driver.find_element(By.ID, "loop-status").text
+        loop_line = driver.execute_script("return document.getElementById('loop-status').innerText")
         print(f"loop statistics shown: {loop_line}")
         if "deadline misses" not in loop_line:
             failures.append("the page shows no live drive-loop statistics")
@@ -68,12 +74,13 @@ def main():
             failures.append(f"the charts updated {max(seen or [0])} times; expected at least 3")
         if len([value for value in seen if value > 0]) < 2:
             failures.append("the charts did not update live (all updates arrived at once)")
-        rows = driver.find_elements(By.CSS_SELECTOR, f"#runs tbody tr[data-id='{job}']")
-        if not rows or "done" not in rows[0].text:
+        row = row_text(driver, job)
+        if "done" not in row:
             failures.append(f"job {job} is not in the run history as done")
         else:
-            print(f"history row: {rows[0].text}")
-            rows[0].find_element(By.TAG_NAME, "button").click()
+            print(f"history row: {row}")
+            # The table is redrawn every 2 s: find and click in one step, in the page.
+            driver.execute_script(f"document.querySelector(\"#runs tbody tr[data-id='{job}'] button\").click()")
             WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#run-plots img")) == 2)
             print("the run's plots open from the history")
         os.makedirs(os.path.dirname(arguments.screenshot), exist_ok=True)

@@ -53,9 +53,13 @@ class Box(RunningBox):
         while True:
             _, record = self.call("GET", f"/api/v1/jobs/{job}")
             if record["state"] not in ("queued", "running"):
-                if record["state"] != "done":
+                summary = record.get("summary") or {}
+                # A paced run the watchdog stopped (a slow spell: no period completed in time)
+                # ended safe and reported its figures; it counts as a run, not as a broken test.
+                stopped_safe = summary.get("safe_reason") == "watchdog" and summary.get("final_state") == "safe"
+                if record["state"] != "done" and not stopped_safe:
                     sys.exit(f"box_load_test: job {job} ended {record['state']}: {record.get('reason')}")
-                return record["summary"]
+                return summary
             time.sleep(0.5)
 
 
@@ -130,7 +134,7 @@ def run_job(box, arguments, args, loaded, figures):
 def measure(box, arguments):
     """The training run idle then loaded; then the paced runs alternating idle and loaded, so
     that a slow spell of the machine falls on both."""
-    idle, loaded = {"deadline_misses": []}, {"deadline_misses": [], "sse_clients": arguments.clients}
+    idle, loaded = {"deadline_misses": [], "period_us": 1000.0}, {"deadline_misses": [], "period_us": 1000.0, "sse_clients": arguments.clients}
     training = ["train", "ring", "--task", "digits", "--device-seconds", str(arguments.device_seconds), "--seed", "1"]
     for figures, under_load in [(idle, False), (loaded, True)]:
         summary = run_job(box, arguments, training, under_load, figures)
@@ -142,6 +146,7 @@ def measure(box, arguments):
             summary = run_job(box, arguments, paced, under_load, figures)
             figures["deadline_misses"].append(summary["deadline_misses"])
             figures.setdefault("compute_us_mean", []).append(round(summary["compute_us_mean"], 1))
+            figures["period_us"] = 1e6 * summary["seconds_streamed"] / max(summary["periods"], 1)
         fastest = min(idle["compute_us_mean"] + loaded["compute_us_mean"])
         if pair + 1 >= arguments.paced_runs and all(len(normal_runs(f, fastest)) >= 2 for f in (idle, loaded)):
             break
@@ -156,8 +161,10 @@ def normal_runs(figures, fastest):
     (measured inside its SCHED_FIFO thread, on the CPU no client uses) 20–70 times slower than
     usual — 250–950 µs a period instead of 10–15 — idle as often as loaded, and the same with
     builds from before the box existed; such a run misses most deadlines whatever else runs. A
-    run counts when its compute per period is within 3× of the fastest run seen either way."""
-    return [misses for misses, compute in zip(figures["deadline_misses"], figures["compute_us_mean"]) if compute <= 3 * fastest]
+    run counts when its compute per period is within 3× of the fastest run seen either way and
+    under a tenth of the period (a loop busier than that cannot hold its deadlines idle)."""
+    limit = min(3 * fastest, 0.1 * figures["period_us"])
+    return [misses for misses, compute in zip(figures["deadline_misses"], figures["compute_us_mean"]) if compute <= limit]
 
 
 def keep_clients_off_the_loop_cpu():

@@ -34,6 +34,13 @@ int rt_install_stop_signal_handlers(void) {
     return rc == 0 ? 0 : -rc;
 }
 
+int rt_unblock_all_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    int rc = pthread_sigmask(SIG_SETMASK, &none, NULL);
+    return rc == 0 ? 0 : -rc;
+}
+
 int rt_pending_stop_signal(void) { return pending_stop_signal; }
 
 void rt_clear_stop_signal(void) { pending_stop_signal = 0; }

@@ -35,6 +35,13 @@ public enum RealtimeThread {
     /// Forgets a recorded stop signal (tests that raise one clean up with this).
     public static func clearStopSignal() { rt_clear_stop_signal() }
 
+    /// Unblocks every signal in the calling thread: a parent may have started this process with
+    /// signals blocked (the mask survives exec; a child of a Dispatch or Foundation thread gets
+    /// SIGTERM and SIGINT blocked), and a controller that a supervisor cannot stop with SIGTERM
+    /// is stopped by SIGKILL instead, with no chance to leave the board safe. Call first in main.
+    @discardableResult
+    public static func unblockInheritedSignals() -> Int32 { rt_unblock_all_signals() }
+
     /// For a service sharing the machine with drive loops (the lab box): keeps every thread of
     /// the process, and every thread started afterwards, off the CPU a loop pins itself to (the
     /// last allowed), so serving HTTP never competes with the loop. Returns 0 or an error number.

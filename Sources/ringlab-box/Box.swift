@@ -118,7 +118,14 @@ struct Box: Sendable {
         } catch {
             throw HTTPError(.badRequest, message: error.description)
         }
-        if let problem = try runner.ringlab.problem(with: checked.command(board: board, runDirectory: nil)) {
+        // `ringlab check` is a child process (tens of ms): waited for on a Dispatch thread, not
+        // on the event loop's or the concurrency pool's.
+        let ringlab = runner.ringlab
+        let command = checked.command(board: board, runDirectory: nil)
+        let verdict: Result<String?, any Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try ringlab.problem(with: command) }) }
+        }
+        if let problem = try verdict.get() {
             throw HTTPError(.badRequest, message: "ringlab \(arguments.joined(separator: " ")): \(problem)")
         }
         var record = JobRecord(

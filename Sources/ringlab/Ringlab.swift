@@ -18,6 +18,7 @@ struct Ringlab: ParsableCommand {
     /// Every ringlab process, first: a crash closes its sockets before anything else, so a
     /// served board drives itself safe at once (docs/drive-loop.md, Safety layers).
     static func main() {
+        RealtimeThread.unblockInheritedSignals()
         RealtimeThread.installCrashSocketShutdown()
         do {
             var command = try parseAsRoot()

@@ -71,6 +71,9 @@ import Testing
         #expect(try await box.request("POST", "/api/v1/jobs/\(long)/cancel").status == 200)
         let cancelled = try await box.wait(for: long, until: ["cancelled", "failed", "done"], timeout: 30)
         #expect(cancelled["state"] as? String == "cancelled")
+        // SIGTERM ended it (the grace period's SIGKILL was not needed): a job started by the
+        // service's thread, whose signal mask blocks SIGTERM, unblocks it first thing.
+        #expect(cancelled["reason"] as? String == "cancelled (ended by signal 15)", "\(cancelled)")
         let done = try await box.wait(for: third, until: ["done", "failed"])
         #expect(done["state"] as? String == "done")
         #expect((done["started_at"] as? Double ?? 0) >= (cancelled["finished_at"] as? Double ?? .infinity))

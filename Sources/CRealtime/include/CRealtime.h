@@ -25,6 +25,8 @@ int rt_sleep_until_monotonic_nanoseconds(int64_t deadline);
 /// Installs SIGINT and SIGTERM handlers that only record the signal (async-signal-safe);
 /// the drive loop polls `rt_pending_stop_signal` once per period. Returns 0 or -errno.
 int rt_install_stop_signal_handlers(void);
+/// Empties the calling thread's signal mask (the threads it starts inherit it). 0 or -error.
+int rt_unblock_all_signals(void);
 
 /// The first SIGINT/SIGTERM received since installation or the last clear, or 0.
 int rt_pending_stop_signal(void);
