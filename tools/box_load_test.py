@@ -180,10 +180,10 @@ def keep_clients_off_the_loop_cpu():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--device-seconds", type=int, default=60)
-    parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--paced-seconds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--paced-runs", type=int, default=3)
-    parser.add_argument("--max-pairs", type=int, default=8)
+    parser.add_argument("--max-pairs", type=int, default=6)
     arguments = parser.parse_args()
     box = Box()  # started with every CPU, as on the box
     keep_clients_off_the_loop_cpu()

@@ -53,10 +53,23 @@ public final class BoxStore: Sendable {
                 table.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: listing") { db in
+            try db.alter(table: "job") { table in table.add(column: "listing", .text) }
+            for var job in try JobRecord.fetchAll(db) { try Self.save(&job, db) }
+        }
         return migrator
     }
 
     // MARK: - Jobs
+
+    /// Every write of a job goes through here: it keeps the row's listing in step.
+    static func save(_ job: inout JobRecord, _ db: Database) throws {
+        if job.id == nil {
+            try job.insert(db)
+        }
+        job.refreshListing()
+        try job.update(db)
+    }
 
     /// Adds a job at the back of its priority's queue.
     public func enqueue(_ job: JobRecord) throws -> JobRecord {
@@ -65,7 +78,7 @@ public final class BoxStore: Sendable {
             let last = try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM job") ?? 0
             job.position = last + 1
             job.state = .queued
-            try job.insert(db)
+            try Self.save(&job, db)
             return job
         }
     }
@@ -115,14 +128,17 @@ public final class BoxStore: Sendable {
             job.state = .running
             job.startedAt = Date()
             try prepare(&job)
-            try job.update(db)
+            try Self.save(&job, db)
             return job
         }
     }
 
     /// Saves `job` as it is now.
     public func update(_ job: JobRecord) throws {
-        try database.write { db in try job.update(db) }
+        try database.write { db in
+            var job = job
+            try Self.save(&job, db)
+        }
     }
 
     /// Changes a queued job's priority or moves it to the front of its priority (reorder).
@@ -135,7 +151,7 @@ public final class BoxStore: Sendable {
                 let first = try Int64.fetchOne(db, sql: "SELECT MIN(position) FROM job") ?? 0
                 job.position = first - 1
             }
-            try job.update(db)
+            try Self.save(&job, db)
             return job
         }
     }
@@ -147,7 +163,7 @@ public final class BoxStore: Sendable {
             job.state = .cancelled
             job.finishedAt = Date()
             job.reason = "cancelled before it ran"
-            try job.update(db)
+            try Self.save(&job, db)
             return true
         }
     }
@@ -162,7 +178,7 @@ public final class BoxStore: Sendable {
                 job.state = .interrupted
                 job.finishedAt = Date()
                 job.reason = reason
-                try job.update(db)
+                try Self.save(&job, db)
             }
             return running
         }
@@ -206,7 +222,7 @@ extension BoxStore {
                 job.calibrationSHA256 = String(repeating: "b", count: 64)
                 job.gitCommit = String(repeating: "c", count: 40)
                 job.seed = Int64(index)
-                try job.insert(db)
+                try Self.save(&job, db)
             }
         }
     }

@@ -48,6 +48,9 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var seed: Int64?
     /// The interrupted job this one resumes.
     public var resumeOf: Int64?
+    /// This job as the index lists it, a JSON object kept with the row (`refreshListing`), so
+    /// that a listing of any length is a concatenation SQLite does.
+    public var listing: String?
 
     public init(submitter: String, arguments: [String], command: [String], kind: String, priority: Int = 0) {
         self.state = .queued
@@ -61,6 +64,19 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// Recomputes `listing` from the fields a listing shows.
+    public mutating func refreshListing() {
+        func orNull(_ value: Any?) -> Any { value ?? NSNull() }
+        let object: [String: Any] = [
+            "id": orNull(id), "state": state.rawValue, "kind": kind, "priority": priority, "submitter": submitter,
+            "args": arguments, "created_at": createdAt.timeIntervalSince1970,
+            "started_at": orNull(startedAt?.timeIntervalSince1970), "finished_at": orNull(finishedAt?.timeIntervalSince1970),
+            "headline": orNull(headline), "reason": orNull(reason), "seed": orNull(seed), "resume_of": orNull(resumeOf),
+        ]
+        listing = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
 
     // Times as seconds since 1970 (REAL columns), so listings read them as numbers.
     public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
