@@ -27,7 +27,6 @@ public final class JobRunner: Sendable {
         var process: Process
         var terminateSentAt: Date?
         var cancelRequested = false
-        var stopReason: String?
     }
 
     struct State {
@@ -42,7 +41,7 @@ public final class JobRunner: Sendable {
     let provenance: Provenance
     let logger: Logger
     let state = Mutex(State())
-    /// Called after each job ends (metrics), with its record and the board's safe report.
+    /// Called after each job ends (metrics), with its record.
     let onFinish: @Sendable (JobRecord) -> Void
 
     public init(
@@ -99,17 +98,22 @@ public final class JobRunner: Sendable {
         return fields.first.map { $0 != "Z" && $0 != "X" } ?? false
     }
 
+    /// Records the board's state (`state`: safe, driven or unsafe, with why) and since when.
+    func recordBoardState(_ fields: [String: Any]) {
+        let record = fields.merging(["since": Date().timeIntervalSince1970]) { kept, _ in kept }
+        if let data = try? JSONSerialization.data(withJSONObject: record) {
+            try? store.setSetting(Self.boardKey, String(decoding: data, as: UTF8.self))
+        }
+    }
+
     /// Drives the board safe and records the outcome as the board's state.
     @discardableResult
     func recordSafe(reason: String) -> Bool {
         let (safe, report) = ringlab.driveSafe(board: configuration.board)
-        let record: [String: Any] = [
-            "state": safe ? "safe" : "unsafe", "since": Date().timeIntervalSince1970, "reason": reason,
+        recordBoardState([
+            "state": safe ? "safe" : "unsafe", "reason": reason,
             "report": (try? JSONSerialization.jsonObject(with: Data(report.utf8))) ?? report,
-        ]
-        if let data = try? JSONSerialization.data(withJSONObject: record) {
-            try? store.setSetting(Self.boardKey, String(decoding: data, as: UTF8.self))
-        }
+        ])
         if !safe { logger.critical("ringlab safe could not confirm the board safe: \(report)") }
         return safe
     }

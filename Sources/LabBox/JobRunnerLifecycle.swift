@@ -48,7 +48,7 @@ extension JobRunner {
         }
         guard let (job, process) = started else { return }
         state.withLock { $0.running = Running(job: job, process: process) }
-        try? store.setSetting(Self.boardKey, #"{"state":"driven","since":\#(Date().timeIntervalSince1970),"job":\#(job.id ?? 0)}"#)
+        recordBoardState(["state": "driven", "job": job.id ?? 0])
         logger.info("job \(job.id ?? 0) started: \(job.command.dropFirst().joined(separator: " "))")
     }
 
@@ -91,7 +91,7 @@ extension JobRunner {
         // A clean end leaves the board safe (every command does on its way out); anything else
         // is made safe here, before the next job.
         if job.state == .done {
-            try? store.setSetting(Self.boardKey, #"{"state":"safe","since":\#(Date().timeIntervalSince1970),"reason":"job \#(job.id ?? 0) ended cleanly"}"#)
+            recordBoardState(["state": "safe", "reason": "job \(job.id ?? 0) ended cleanly"])
         } else {
             recordSafe(reason: "job \(job.id ?? 0) ended \(job.state.rawValue)")
         }

@@ -176,31 +176,25 @@ struct Box: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: body))
     }
 
-    func jobJSON(_ job: JobRecord) -> [String: Any] { jobJSON(job, summary: true) }
-
-    func jobJSON(_ job: JobRecord, summary: Bool) -> [String: Any] {
-        var object: [String: Any] = [
-            "id": job.id ?? 0, "state": job.state.rawValue, "priority": job.priority, "submitter": job.submitter,
-            "args": job.arguments, "kind": job.kind, "created_at": job.createdAt.timeIntervalSince1970,
-            "seed": job.seed ?? NSNull(), "headline": job.headline ?? NSNull(), "reason": job.reason ?? NSNull(),
-            "started_at": job.startedAt?.timeIntervalSince1970 ?? NSNull(),
-            "finished_at": job.finishedAt?.timeIntervalSince1970 ?? NSNull(),
-            "resumable": isResumable(job), "resume_of": job.resumeOf ?? NSNull(),
-        ]
-        if summary {
-            object["command"] = job.command
-            object["exit_status"] = job.exitStatus ?? NSNull()
-            object["process_id"] = job.processID ?? NSNull()
-            object["run_directory"] = job.runDirectory ?? NSNull()
-            object["summary"] =
-                job.summary.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
-            object["provenance"] = [
-                "board_file": job.boardFile ?? NSNull(), "board_sha256": job.boardSHA256 ?? NSNull(),
-                "calibration": job.calibrationPath ?? NSNull(), "calibration_sha256": job.calibrationSHA256 ?? NSNull(),
-                "ringlab_version": job.version ?? NSNull(), "git_commit": job.gitCommit ?? NSNull(),
-                "seed": job.seed ?? NSNull(),
-            ] as [String: Any]
-        }
+    /// A job as the API gives it: its listing (the fields the index lists, kept with the row)
+    /// and what only a single job shows.
+    func jobJSON(_ job: JobRecord) -> [String: Any] {
+        var job = job
+        if job.listing == nil { job.refreshListing() }
+        var object = (job.listing.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]) ?? [:]
+        object["resumable"] = isResumable(job)
+        object["command"] = job.command
+        object["exit_status"] = job.exitStatus ?? NSNull()
+        object["process_id"] = job.processID ?? NSNull()
+        object["run_directory"] = job.runDirectory ?? NSNull()
+        object["summary"] =
+            job.summary.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
+        object["provenance"] = [
+            "board_file": job.boardFile ?? NSNull(), "board_sha256": job.boardSHA256 ?? NSNull(),
+            "calibration": job.calibrationPath ?? NSNull(), "calibration_sha256": job.calibrationSHA256 ?? NSNull(),
+            "ringlab_version": job.version ?? NSNull(), "git_commit": job.gitCommit ?? NSNull(),
+            "seed": job.seed ?? NSNull(),
+        ] as [String: Any]
         return object
     }
 }
