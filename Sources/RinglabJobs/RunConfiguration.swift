@@ -6,11 +6,13 @@ public struct RunConfiguration: Codable, Sendable {
     public var model: String
     public var mlp: MLPSettings?
     public var ring: RingSettings?
+    public var transformer: TransformerSettings?
 
-    public init(model: String, mlp: MLPSettings?, ring: RingSettings?) {
+    public init(model: String, mlp: MLPSettings?, ring: RingSettings?, transformer: TransformerSettings? = nil) {
         self.model = model
         self.mlp = mlp
         self.ring = ring
+        self.transformer = transformer
     }
 
     /// The configuration of the run in `folder`. Settings added since the folder was written
@@ -22,9 +24,11 @@ public struct RunConfiguration: Codable, Sendable {
     /// rate, a constant 0.003 before it fell with the budget.
     public static func load(from folder: RunDirectory) throws -> RunConfiguration {
         var configuration = try folder.loadConfiguration(
-            RunConfiguration.self, defaults: RunConfiguration(model: "", mlp: MLPSettings(), ring: RingSettings()))
+            RunConfiguration.self, defaults: RunConfiguration(
+                model: "", mlp: MLPSettings(), ring: RingSettings(), transformer: TransformerSettings()))
         if configuration.model != "mlp" { configuration.mlp = nil }
         if configuration.model != "ring" { configuration.ring = nil }
+        if configuration.model != "transformer" { configuration.transformer = nil }
         if var ring = configuration.ring {
             if ring.mode == .pgtHybrid, ring.perturbation == nil { ring.perturbation = .parameters }
             if ring.mode == .pgtHybrid, ring.perturbation == .drive, ring.preLearningRate == nil {

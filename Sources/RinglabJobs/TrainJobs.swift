@@ -102,9 +102,12 @@ public enum TrainJobs {
             try run.resume()
             return try run.run(progress: progress)
         }
+        if let settings = configuration.transformer, configuration.model == "transformer" {
+            return try transformer(settings, folder: folder, resuming: true, progress: progress)
+        }
         guard var settings = configuration.ring, configuration.model == "ring" else {
             throw RunDirectoryError(
-                description: "\(path)/config.json: model must be mlp (with mlp settings) or ring (with ring settings); found \(configuration.model)")
+                description: "\(path)/config.json: model must be mlp, ring or transformer (with its settings); found \(configuration.model)")
         }
         // The loop's feedback is part of the configuration, so a resume rebuilds it exactly.
         let setup = try ringLoop(for: &settings, chooseFeedback: false, feedback: nil)

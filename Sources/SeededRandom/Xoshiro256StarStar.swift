@@ -66,3 +66,19 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// A generator's position in its stream, for a checkpoint that must continue it exactly.
+extension Xoshiro256StarStar: Codable {
+    public init(from decoder: any Decoder) throws {
+        var words = try decoder.unkeyedContainer()
+        s0 = try words.decode(UInt64.self)
+        s1 = try words.decode(UInt64.self)
+        s2 = try words.decode(UInt64.self)
+        s3 = try words.decode(UInt64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var words = encoder.unkeyedContainer()
+        for word in [s0, s1, s2, s3] { try words.encode(word) }
+    }
+}

@@ -7,7 +7,7 @@ import ReservoirTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train a model within a forward-pass budget.",
-        subcommands: [TrainMLPCommand.self, TrainRingCommand.self, TrainResumeCommand.self])
+        subcommands: [TrainMLPCommand.self, TrainRingCommand.self, TrainTransformerCommand.self, TrainResumeCommand.self])
 }
 
 /// Options every training run has.

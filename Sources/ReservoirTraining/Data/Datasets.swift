@@ -148,8 +148,8 @@ public struct DatasetSplit: Sendable {
 
     /// Splits each class `trainFraction` : rest after a seeded shuffle, then standardizes every
     /// feature with the training split's mean and standard deviation (a constant feature keeps
-    /// scale 1).
-    public init(_ dataset: Dataset, trainFraction: Double = 0.7, seed: UInt64) {
+    /// scale 1) — unless `standardizing` is false (a signal whose samples share one scale).
+    public init(_ dataset: Dataset, trainFraction: Double = 0.7, seed: UInt64, standardizing: Bool = true) {
         var random = Xoshiro256StarStar(seed: seed, stream: 800)
         var trainIndices: [Int] = []
         var testIndices: [Int] = []
@@ -178,6 +178,10 @@ public struct DatasetSplit: Sendable {
             let standard = (deviation[j] / Double(trainIndices.count)).squareRoot()
             deviation[j] = standard > 1e-12 ? standard : 1
         }
+        if !standardizing {
+            mean = [Double](repeating: 0, count: width)
+            deviation = [Double](repeating: 1, count: width)
+        }
         func subset(_ indices: [Int], _ suffix: String) -> Dataset {
             var features: [Double] = []
             features.reserveCapacity(indices.count * width)
@@ -192,11 +196,17 @@ public struct DatasetSplit: Sendable {
         test = subset(testIndices, "test")
     }
 
+    /// A split given as two files (MNIST-1D's fixed train and test sets), used as they are.
+    public init(train: Dataset, test: Dataset) {
+        self.train = train
+        self.test = test
+    }
+
     /// A split for tuning (`--validation`): the training split cut again, stratified, 80 : 20
     /// (re-standardized from the smaller training part); the validation rows stand where the
     /// test rows stood, so the test split is never seen while defaults are chosen.
-    public func carvingValidation(seed: UInt64) -> DatasetSplit {
-        var split = DatasetSplit(train, trainFraction: 0.8, seed: seed &+ 0x7A11_DA7E)
+    public func carvingValidation(seed: UInt64, standardizing: Bool = true) -> DatasetSplit {
+        var split = DatasetSplit(train, trainFraction: 0.8, seed: seed &+ 0x7A11_DA7E, standardizing: standardizing)
         split.train.name = train.name.replacingOccurrences(of: " (train)", with: "") + " (train less validation)"
         split.test.name = train.name.replacingOccurrences(of: " (train)", with: "") + " (validation)"
         return split

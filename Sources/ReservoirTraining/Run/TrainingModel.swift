@@ -137,6 +137,11 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     /// the measurements on both splits.
     public var device_seconds_training: Double?
     public var device_seconds_evaluation: Double?
+    /// The transformer: its reservoir (none, digital, ring), its parameters and how many of
+    /// them training changed.
+    public var reservoir: String?
+    public var parameters: Int?
+    public var trainable_parameters: Int?
 
     public init(label: RunLabel, metric: Metric, forwardPasses: Int, steps: Int, final: Evaluation, seconds: Double) {
         model = label.model

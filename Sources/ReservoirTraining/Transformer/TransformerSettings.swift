@@ -1,0 +1,83 @@
+import Foundation
+import NeuralNet
+import PerturbativeTraining
+
+/// How the transformer is trained (`ringlab train transformer`; saved in config.json).
+public struct TransformerSettings: Sendable, Codable, Equatable {
+    /// What trains what (docs/transformer.md):
+    /// - `backprop`: everything by its exact gradient, through the reservoir too (a digital one;
+    ///   the ring cannot be differentiated);
+    /// - `pgtHybrid`: everything by its exact gradient except across the reservoir, where dL/du
+    ///   is estimated from perturbed forward evaluations (`PerturbativeReservoirGradient`);
+    /// - `readout`: everything upstream of the reservoir frozen at its initialization, the rest
+    ///   by its exact gradient.
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        case backprop
+        case pgtHybrid = "pgt-hybrid"
+        case readout
+    }
+
+    /// The reservoir in the block `shape.reservoirBlock`: none (an ordinary feed-forward
+    /// sublayer), digital, or the ring through the drive loop.
+    public enum ReservoirKind: String, Sendable, Codable, CaseIterable { case none, digital, ring }
+
+    public var task = "mnist1d"
+    public var mode = Mode.pgtHybrid
+    public var reservoir = ReservoirKind.digital
+    public var shape = TransformerShape()
+    /// The digital reservoir's expansion R (d → R → d).
+    public var expansion = 128
+    /// Forward passes to spend: 2 per step in every mode (backprop's forward and backward
+    /// pass; PGT's two perturbed evaluations; a readout step's forward and backward pass).
+    public var budget = TransformerDefaults.budget
+    public var batch = 128
+    public var learningRate = 2e-3
+    public var schedule = Schedule.cosine
+    /// Decoupled weight decay λ of Adam (AdamW): θ ← θ − lr·λθ each step.
+    public var weightDecay = TransformerDefaults.weightDecay
+    /// σ of the reservoir-input perturbation (pgt-hybrid), in units of the layer-normalized
+    /// input (standard deviation 1 per token).
+    public var sigma = TransformerDefaults.sigma
+    public var seed: UInt64 = 1
+    /// The ring reservoir's board file, repeats R of every evaluation, and twin draw.
+    public var board = "hardware/boards/twin.yaml"
+    public var shots = 1
+    public var randomizedTwin: UInt64?
+    public var evaluations = 20
+    public var checkpoints = 10
+    public var validation = false
+
+    public init() {}
+
+    public var plan: TrainingPlan { TrainingPlan(budget: budget, evaluations: evaluations, checkpoints: checkpoints) }
+    public var passesPerStep: Int { 2 }
+    public var totalSteps: Int { max(budget / passesPerStep, 1) }
+
+    /// Passes for `epochs` passes over a training split of `trainCount` samples.
+    public func budget(epochs: Double, trainCount: Int) -> Int {
+        Int((epochs * Double(trainCount) / Double(batch)).rounded(.up)) * passesPerStep
+    }
+
+    /// Why these settings cannot run, or nil.
+    public var problem: String? {
+        if reservoir == .none, mode != .backprop {
+            return "--mode \(mode.rawValue) needs a reservoir (digital or ring); without one only backprop applies"
+        }
+        if reservoir == .ring, mode == .backprop {
+            return "the ring cannot be differentiated: backprop through it is impossible; use --mode pgt-hybrid or readout"
+        }
+        if shape.width % shape.heads != 0 { return "--width \(shape.width) must be a multiple of --heads \(shape.heads)" }
+        if let block = shape.reservoirBlock, block >= shape.blocks {
+            return "--reservoir-block \(block + 1) is beyond the \(shape.blocks) block(s)"
+        }
+        return nil
+    }
+}
+
+/// The defaults of `ringlab train transformer`, from the measurements in docs/transformer.md.
+public enum TransformerDefaults {
+    /// 150 epochs of 4,000 signals in batches of 128: 4,688 steps, 9,376 passes.
+    public static let budget = 9_376
+    public static let sigma = 0.05
+    public static let weightDecay = 0.0
+}
