@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check fuzz-box bench-box install clean
+.PHONY: all deps build demo test data-check bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check fuzz-box bench-box install clean
 
 all: build
 
@@ -27,8 +27,14 @@ demo: deps
 test: deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test -c release --skip-build
+	$(MAKE) data-check
 	$(MAKE) fuzz-replay
 	$(MAKE) box-check
+
+# The committed MNIST-1D files are what the generator writes (the mnist1d package from PyPI,
+# installed by the script if missing).
+data-check:
+	python3 tools/mnist1d_generate.py --check
 
 # The lab box with real clients: its page in headless Chromium (a screenshot lands in
 # test-artifacts/box-page.png) and the load test (20 SSE clients and wrk beside paced runs).

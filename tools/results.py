@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerates docs/results.md: runs the acceptance commands of issues 4, 6 and 14 with the
+"""Regenerates docs/results.md: runs the acceptance commands of issues 4, 6, 14 and 16 with the
 release build and writes their figures, with the commands that produced them.
 
-    make build && tools/results.py [--jobs 2] [--only ring|mlp] [--out docs/results.md]
+    make build && tools/results.py [--jobs 2] [--only ring|mlp|transformer] [--out docs/results.md]
 
 Ring runs are single-threaded (the twin in lock-step), so --jobs runs that many at once; MLP
 runs use two threads each and run one at a time. Everything is seeded: a rerun on any machine
@@ -205,6 +205,68 @@ def mlp_section():
     return lines
 
 
+# Issue 16's table: (model, training, reservoir, reference from the issue's PyTorch check,
+# arguments of `ringlab train transformer`). The ring rows run with their own budget (RING_BUDGET).
+TRANSFORMER_ROWS = [
+    ("transformer, 1 block", "backprop", "none (ordinary FFN)", "0.860", ["--reservoir", "none", "--mode", "backprop"]),
+    ("transformer, 1 block", "backprop through the reservoir", "digital", "0.844",
+     ["--reservoir", "digital", "--mode", "backprop"]),
+    ("transformer, 1 block", "reservoir frozen, downstream only", "digital", "0.373",
+     ["--reservoir", "digital", "--mode", "readout"]),
+    ("transformer, 1 block", "PGT upstream + exact downstream", "digital", "",
+     ["--reservoir", "digital", "--mode", "pgt-hybrid"]),
+    ("transformer, 1 block", "reservoir frozen, downstream only", "ring (twin)", "",
+     ["--reservoir", "ring", "--mode", "readout"]),
+    ("transformer, 1 block", "PGT upstream + exact downstream", "ring (twin)", "",
+     ["--reservoir", "ring", "--mode", "pgt-hybrid"]),
+    ("transformer, 2 blocks", "backprop", "none (ordinary FFN)", "0.879",
+     ["--blocks", "2", "--reservoir", "none", "--mode", "backprop"]),
+    ("transformer, 2 blocks", "backprop through the reservoir (block 1)", "digital", "0.863",
+     ["--blocks", "2", "--reservoir", "digital", "--mode", "backprop"]),
+    ("transformer, 2 blocks", "reservoir frozen, downstream only", "digital", "0.802",
+     ["--blocks", "2", "--reservoir", "digital", "--mode", "readout"]),
+    ("transformer, 2 blocks", "PGT upstream + exact downstream", "digital", "",
+     ["--blocks", "2", "--reservoir", "digital", "--mode", "pgt-hybrid"]),
+]
+MLP_ROWS = [
+    ("MLP 40-100-10 (existing)", "backprop", "—", "0.672 (40-100-100-10)",
+     ["train", "mlp", "--task", "mnist1d", "--hidden", "100", "--mode", "backprop", "--budget", "20000"]),
+    ("MLP 40-100-10 (existing)", "PGT", "—", "",
+     ["train", "mlp", "--task", "mnist1d", "--hidden", "100", "--mode", "pgt", "--budget", "200000"]),
+]
+
+
+def transformer_section(jobs):
+    """Issue 16's table: the transformer with a reservoir layer on MNIST-1D."""
+    lines = ["## The transformer with a reservoir layer (MNIST-1D, issue 16)", ""]
+    lines.append(
+        "`ringlab train transformer --task mnist1d` at its defaults (d = 32, 10 tokens of 4 samples, 4 heads, "
+        "pre-LN, FFN 32→64→32, digital reservoir 32→128→32 tanh, Adam 2e-3 cosine with weight decay on the weight "
+        "matrices, batch 128; docs/transformer.md). Test accuracy on the 1,000 test signals, seeds 1 / 2 / 3: "
+        "mean ± std (the runs). Forward passes count 2 per step in every mode; device seconds are the ring's "
+        "training drive (the measurements on both splits excluded). The reference is the issue's PyTorch check.")
+    lines.append("")
+    lines += ["| model | training | reservoir | accuracy | reference | forward passes | wall time per run | device seconds |",
+              "|---|---|---|---|---|---|---|---|"]
+    commands = []
+    arguments = []
+    for row in TRANSFORMER_ROWS:
+        arguments += [["train", "transformer", "--task", "mnist1d"] + row[4] + ["--seed", str(seed)] for seed in SEEDS]
+    for row in MLP_ROWS:
+        arguments += [row[4] + ["--seed", str(seed)] for seed in SEEDS]
+    results = run_all(arguments, jobs, "transformer")
+    for index, row in enumerate(TRANSFORMER_ROWS + MLP_ROWS):
+        group = results[3 * index:3 * index + 3]
+        commands += [entry[1] for entry in group]
+        device = [r[0].get("device_seconds_training") for r in group]
+        device_cell = f"{statistics.mean(device):,.0f} s" if all(d is not None for d in device) else ""
+        lines.append(
+            f"| {row[0]} | {row[1]} | {row[2]} | {cell(group)} | {row[3]} | {group[0][0]['forward_passes']:,} | "
+            f"{statistics.mean(r[0]['seconds'] for r in group):.0f} s | {device_cell} |")
+    lines += ["", "Commands:", "", "```"] + commands + ["```", ""]
+    return lines
+
+
 def kept_sections(path):
     """The sections of an earlier results file, by name ("ring", "mlp"), each headed by the line
     saying which commit it was regenerated at."""
@@ -217,7 +279,8 @@ def kept_sections(path):
     sections, name = {}, None
     for line in text:
         if line.startswith("## "):
-            name = "ring" if "ring model" in line else "mlp" if "digital network" in line else None
+            name = ("ring" if "ring model" in line else "mlp" if "digital network" in line
+                    else "transformer" if "transformer" in line else None)
             if name:
                 sections[name] = [line, "", f"(This section as regenerated at commit {commit}.)"]
                 continue
@@ -231,7 +294,7 @@ def kept_sections(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2, help="ring runs at once (default 2)")
-    parser.add_argument("--only", choices=["ring", "mlp"],
+    parser.add_argument("--only", choices=["ring", "mlp", "transformer"],
                         help="regenerate one section; the other is kept from the file as it is, with the commit it says")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "results.md"))
     options = parser.parse_args()
@@ -257,6 +320,10 @@ def main():
         lines += mlp_section()
     else:
         lines += kept.get("mlp", [])
+    if options.only in (None, "transformer"):
+        lines += transformer_section(options.jobs)
+    else:
+        lines += kept.get("transformer", [])
     lines.append(f"(The whole regeneration took {(time.monotonic() - started) / 60:.1f} minutes.)")
     temporary = options.out + ".tmp"
     with open(temporary, "w", encoding="utf-8") as handle:

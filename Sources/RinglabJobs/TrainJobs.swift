@@ -120,6 +120,7 @@ public enum TrainJobs {
 
     /// The split an MLP trains and evaluates on: the task's, or its validation split.
     static func mlpSplit(_ task: String, seed: UInt64, validation: Bool) throws -> DatasetSplit {
+        if task == "mnist1d" { return try transformerSplit(task, seed: seed, validation: validation) }
         let split = DatasetSplit(try dataset(task, seed: seed), seed: seed)
         return validation ? split.carvingValidation(seed: seed) : split
     }

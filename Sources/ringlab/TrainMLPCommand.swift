@@ -9,7 +9,7 @@ struct TrainMLPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlp", abstract: "Train a digital network by PGT, backprop or SPSA (defaults: MLPDefaults, docs/pgt.md).")
 
-    @Option(name: .long, help: "digits, moons or csv:PATH.") var task = MLPChoices().task
+    @Option(name: .long, help: "digits, moons, mnist1d or csv:PATH.") var task = MLPChoices().task
     @Option(name: .long, help: "pgt, backprop or spsa.") var mode = MLPChoices().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (backprop counts 2 per step).")
     var budget = MLPChoices().budget
@@ -64,8 +64,8 @@ struct TrainMLPCommand: ParsableCommand {
                 (rejectAbove != nil, "--reject-above"),
             ] { try refuse(given, name, "\(perturbativeOnly) (backprop is plain Adam)") }
         }
-        guard task == "digits" || task == "moons" || task.hasPrefix("csv:") else {
-            throw ValidationError("--task must be digits, moons or csv:PATH; found \(task)")
+        guard ["digits", "moons", "mnist1d"].contains(task) || task.hasPrefix("csv:") else {
+            throw ValidationError("--task must be digits, moons, mnist1d or csv:PATH; found \(task)")
         }
     }
 

@@ -34,6 +34,11 @@ struct TrainTransformerCommand: ParsableCommand {
     var weightDecay = TransformerSettings().weightDecay
     @Option(name: .long, parsing: .unconditional, help: "σ of the reservoir-input perturbation (pgt-hybrid).")
     var sigma: Double?
+    @Option(name: .long, help: "Board file of the ring (--reservoir ring).") var board: String?
+    @Option(name: .long, parsing: .unconditional, help: "Repeats R of every ring evaluation, averaged (--reservoir ring).")
+    var shots: Int?
+    @Option(name: .long, parsing: .unconditional, help: "A twin drawn from this seed (--reservoir ring; calibrate it first).")
+    var randomize: UInt64?
     @OptionGroup var common: RunOptions
 
     func validate() throws {
@@ -44,11 +49,18 @@ struct TrainTransformerCommand: ParsableCommand {
             NumericOption("--patch", Double(patch), 1...1_000), NumericOption("--expansion", Double(expansion), 1...8_192),
             NumericOption("--batch", Double(batch), 1...4_096), NumericOption("--lr", lr, 1e-9...10),
             NumericOption("--sigma", sigma, 1e-9...10), NumericOption("--weight-decay", weightDecay, 0...1e3),
+            NumericOption("--shots", shots.map(Double.init), 1...64),
         ] { try option.check() }
         try refuse(budget != nil && epochs != nil, "--epochs", "with --budget (give one of them)")
         let settings = try self.settings(trainCount: 1)
         if let problem = settings.problem { throw ValidationError(problem) }
         try refuse(sigma != nil && settings.mode != .pgtHybrid, "--sigma", "to --mode \(mode) (pgt-hybrid only)")
+        for (given, name) in [(board != nil, "--board"), (shots != nil, "--shots"), (randomize != nil, "--randomize")] {
+            try refuse(given && settings.reservoir != .ring, name, "to --reservoir \(reservoir) (the ring only)")
+        }
+        try refuse(
+            expansion != TransformerSettings().expansion && settings.reservoir != .digital, "--expansion",
+            "to --reservoir \(reservoir) (the digital reservoir only)")
         guard task == "mnist1d" || task.hasPrefix("csv:") else {
             throw ValidationError("--task must be mnist1d or csv:PATH; found \(task)")
         }
@@ -75,7 +87,10 @@ struct TrainTransformerCommand: ParsableCommand {
         settings.batch = batch
         settings.learningRate = lr
         settings.weightDecay = weightDecay
-        if let sigma { settings.sigma = sigma }
+        if let sigma { settings.sigma = sigma } else { settings.sigma = TransformerDefaults.sigma(reservoir: reservoir) }
+        if let board { settings.board = board }
+        if let shots { settings.shots = shots }
+        settings.randomizedTwin = randomize
         settings.seed = common.seed
         settings.validation = common.validation
         if let budget { settings.budget = budget }

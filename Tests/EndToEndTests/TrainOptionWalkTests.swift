@@ -23,6 +23,13 @@ import Testing
             "--feedback": "0.5", "--seed": "9", "--perturb": "parameters", "--device-seconds": "3", "--validation": nil,
             "--sigma-multiple": "5", "--drive-directions": "2", "--direction-kind": "gaussian",
         ],
+        "transformer": [
+            "--task": "csv:\(tinySignals)", "--reservoir": "ring", "--budget": "6", "--epochs": "0.01", "--blocks": "2",
+            "--reservoir-block": "2", "--width": "16", "--heads": "2", "--patch": "8", "--expansion": "16",
+            "--batch": "16", "--lr": "0.01", "--weight-decay": "0.3", "--sigma": "0.1",
+            "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--shots": "2", "--seed": "9",
+            "--validation": nil,
+        ],
     ]
     /// What is not walked: the mode (the walk's axis), where and how the result is written, and
     /// the thread count, which by design changes how fast, not what (the thread-count test), and
@@ -30,7 +37,10 @@ import Testing
     static let exempt: Set<String> = [
         "--mode", "--run-dir", "--json", "--help", "-h", "--threads", "--per-sample", "--randomize",
     ]
-    static let modes = ["mlp": ["pgt", "backprop", "spsa"], "ring": ["pgt-hybrid", "pgt", "readout", "static-curve"]]
+    static let modes = [
+        "mlp": ["pgt", "backprop", "spsa"], "ring": ["pgt-hybrid", "pgt", "readout", "static-curve"],
+        "transformer": ["backprop", "pgt-hybrid", "readout"],
+    ]
 
     static let tinyCSV: String = {
         let path = NSTemporaryDirectory() + "ringlab-walk-\(getpid()).csv"
@@ -40,7 +50,17 @@ import Testing
         return path
     }()
 
+    /// 40 classes-of-2 signals of 40 samples, for the transformer's --task.
+    static let tinySignals: String = {
+        let path = NSTemporaryDirectory() + "ringlab-walk-signals-\(getpid()).csv"
+        var lines = [(0..<40).map { "x\($0)" }.joined(separator: ",") + ",label"]
+        for row in 0..<40 { lines.append((0..<40).map { "\(Double(($0 * (row + 1)) % 7) / 7)" }.joined(separator: ",") + ",\(row % 2)") }
+        try? (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
+
     static func base(_ model: String, mode: String) -> [String] {
+        if model == "transformer" { return ["--budget", "4", "--batch", "8"] }
         if model == "mlp" { return ["--task", "moons", "--budget", "200", "--hidden", "4"] }
         return ["--task", "moons", "--nodes", "8"] + (mode == "readout" || mode == "static-curve" ? [] : ["--budget", "40", "--sigma", "0.02"])
     }
@@ -67,7 +87,7 @@ import Testing
         return (outcome, files.reduce(Data(), +))
     }
 
-    @Test(arguments: ["mlp", "ring"])
+    @Test(arguments: ["mlp", "ring", "transformer"])
     func everyOptionChangesTheRunOrIsRefused(model: String) throws {
         let options = try Self.options(model)
         #expect(options.count > 10, "\(options)")

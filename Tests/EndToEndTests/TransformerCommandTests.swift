@@ -52,11 +52,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (["--reservoir", "ring", "--mode", "backprop"], "the ring cannot be differentiated"),
-        (["--reservoir", "none", "--mode", "pgt-hybrid"], "needs a reservoir"),
+        (["--reservoir", "ring", "--mode", "backprop"], "--reservoir ring does not apply to --mode backprop: the ring cannot be differentiated"),
+        (["--reservoir", "none", "--mode", "pgt-hybrid"], "--reservoir none does not apply to --mode pgt-hybrid"),
         (["--mode", "spsa"], "--mode must be backprop, pgt-hybrid or readout; found spsa"),
-        (["--heads", "5"], "--width 32 must be a multiple of --heads 5"),
-        (["--blocks", "1", "--reservoir-block", "2"], "--reservoir-block 2 is beyond the 1 block(s)"),
+        (["--heads", "5"], "--heads 5 does not apply to --width 32"),
+        (["--blocks", "1", "--reservoir-block", "2"], "--reservoir-block 2 does not apply to --blocks 1"),
         (["--mode", "backprop", "--sigma", "0.1"], "--sigma does not apply to --mode backprop"),
         (["--patch", "3"], "--patch 3 must divide the task's 40 samples per signal"),
         (["--task", "digits"], "--task must be mnist1d or csv:PATH; found digits"),

@@ -17,6 +17,7 @@ final class PatchEmbedding {
     }
 
     var parameterCount: Int { patch * width + width + tokens * width }
+    var weightRanges: [Range<Int>] { [0..<(patch * width)] }
 
     /// Glorot-uniform W_e, zero b_e, positions N(0, 0.1²).
     func initialize(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout GaussianSource) {
@@ -83,6 +84,7 @@ final class PoolingHead {
     }
 
     var parameterCount: Int { norm.parameterCount + width * classes + classes }
+    var weightRanges: [Range<Int>] { [norm.parameterCount..<(norm.parameterCount + width * classes)] }
 
     func initialize(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {
         norm.initialize(UnsafeMutableBufferPointer(rebasing: parameters[0..<norm.parameterCount]))

@@ -37,6 +37,9 @@ final class MultiHeadAttention {
 
     var parameterCount: Int { 3 * width * width + 3 * width + width * width + width }
     private var outputWeightsOffset: Int { 3 * width * width + 3 * width }
+    var weightRanges: [Range<Int>] {
+        [0..<(3 * width * width), outputWeightsOffset..<(outputWeightsOffset + width * width)]
+    }
 
     /// Glorot-uniform weights (each d × d block by its own fan), zero biases.
     func initialize(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {

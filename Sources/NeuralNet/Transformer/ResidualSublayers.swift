@@ -27,6 +27,13 @@ public class ResidualSublayer {
 
     /// Parameters of f alone.
     var functionParameterCount: Int { 0 }
+    /// Where f's weight matrices sit among f's parameters (what weight decay shrinks).
+    var functionWeightRanges: [Range<Int>] { [] }
+    /// The sublayer's weight matrices among its parameters (not the norm's gain and shift, not
+    /// biases).
+    var weightRanges: [Range<Int>] {
+        functionWeightRanges.map { ($0.lowerBound + norm.parameterCount)..<($0.upperBound + norm.parameterCount) }
+    }
     public var parameterCount: Int { norm.parameterCount + functionParameterCount }
 
     func initialize(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {
@@ -78,6 +85,7 @@ public final class AttentionSublayer: ResidualSublayer {
     }
 
     override var functionParameterCount: Int { attention.parameterCount }
+    override var functionWeightRanges: [Range<Int>] { attention.weightRanges }
 
     override func initializeFunction(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {
         attention.initialize(parameters, random: &random)
@@ -119,6 +127,9 @@ public final class FeedForwardSublayer: ResidualSublayer {
     }
 
     override var functionParameterCount: Int { width * hidden + hidden + hidden * width + width }
+    override var functionWeightRanges: [Range<Int>] {
+        [0..<(width * hidden), (width * hidden + hidden)..<(2 * width * hidden + hidden)]
+    }
 
     /// Glorot-uniform weights, zero biases.
     override func initializeFunction(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {

@@ -87,6 +87,17 @@ public final class TransformerNetwork {
         return 0..<(sublayerSlices[index].offset + sublayerSlices[index].count)
     }
 
+    /// θ's weight matrices (embedding, attention, feed-forward, readout): what weight decay
+    /// shrinks; layer norms' gains and shifts, biases and position embeddings are left alone.
+    public var weightRanges: [Range<Int>] {
+        func shifted(_ ranges: [Range<Int>], by offset: Int) -> [Range<Int>] {
+            ranges.map { ($0.lowerBound + offset)..<($0.upperBound + offset) }
+        }
+        var ranges = shifted(embedding.weightRanges, by: embeddingSlice.offset)
+        for (sublayer, slice) in zip(sublayers, sublayerSlices) { ranges += shifted(sublayer.weightRanges, by: slice.offset) }
+        return ranges + shifted(head.weightRanges, by: headSlice.offset)
+    }
+
     /// Seeded initial θ: Glorot-uniform weights, zero biases, unit layer-norm gains.
     public func initialParameters(seed: UInt64) -> [Double] {
         var parameters = [Double](repeating: 0, count: parameterCount)

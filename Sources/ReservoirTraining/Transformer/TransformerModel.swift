@@ -14,6 +14,8 @@ public final class TransformerModel: TrainingModel {
     private var optimizer: Optimizer
     private var gradient: [Double]
     private let sampler: BatchSampler
+    /// The weight matrices weight decay shrinks: all of them, or (readout) those downstream.
+    private let decayed: [Range<Int>]
     private let perturbation: PerturbativeReservoirGradient?
     /// The reservoir when it is on a device (the ring): sessions, checkpoints, device time.
     public let device: (any DeviceReservoir)?
@@ -36,6 +38,8 @@ public final class TransformerModel: TrainingModel {
         optimizer = Optimizer(kind: .adam, dimension: parameters.count)
         gradient = [Double](repeating: 0, count: parameters.count)
         sampler = BatchSampler(split: split, seed: settings.seed, capacity: settings.batch)
+        let frozen = settings.mode == .readout ? network.upstreamRange : 0..<0
+        decayed = network.weightRanges.filter { !frozen.overlaps($0) }
         switch settings.mode {
         case .backprop:
             perturbation = nil
@@ -74,10 +78,13 @@ public final class TransformerModel: TrainingModel {
         }
         let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: nil) }
         let rate = settings.schedule.rate(base: settings.learningRate, step: steps, totalSteps: settings.totalSteps)
+        // Decoupled weight decay on the weight matrices only (AdamW's, applied before the step).
+        if settings.weightDecay > 0 {
+            let shrink = 1 - rate * settings.weightDecay
+            for range in decayed { for index in range { parameters[index] *= shrink } }
+        }
         gradient.withUnsafeBufferPointer { g in
-            parameters.withUnsafeMutableBufferPointer { p in
-                optimizer.apply(gradient: g, learningRate: rate, weightDecay: settings.weightDecay, to: p)
-            }
+            parameters.withUnsafeMutableBufferPointer { p in optimizer.apply(gradient: g, learningRate: rate, to: p) }
         }
         steps += 1
         return (loss, norm)

@@ -61,14 +61,16 @@ public struct TransformerSettings: Sendable, Codable, Equatable {
     /// Why these settings cannot run, or nil.
     public var problem: String? {
         if reservoir == .none, mode != .backprop {
-            return "--mode \(mode.rawValue) needs a reservoir (digital or ring); without one only backprop applies"
+            return "--reservoir none does not apply to --mode \(mode.rawValue): it needs --reservoir digital or ring (without a reservoir only backprop applies)"
         }
         if reservoir == .ring, mode == .backprop {
-            return "the ring cannot be differentiated: backprop through it is impossible; use --mode pgt-hybrid or readout"
+            return "--reservoir ring does not apply to --mode backprop: the ring cannot be differentiated; use --mode pgt-hybrid or readout"
         }
-        if shape.width % shape.heads != 0 { return "--width \(shape.width) must be a multiple of --heads \(shape.heads)" }
+        if shape.width % shape.heads != 0 {
+            return "--heads \(shape.heads) does not apply to --width \(shape.width): the width must be a multiple of the heads"
+        }
         if let block = shape.reservoirBlock, block >= shape.blocks {
-            return "--reservoir-block \(block + 1) is beyond the \(shape.blocks) block(s)"
+            return "--reservoir-block \(block + 1) does not apply to --blocks \(shape.blocks): it is beyond the last block"
         }
         return nil
     }
@@ -79,5 +81,11 @@ public enum TransformerDefaults {
     /// 150 epochs of 4,000 signals in batches of 128: 4,688 steps, 9,376 passes.
     public static let budget = 9_376
     public static let sigma = 0.05
+    /// σ by reservoir: the ring's amplitude noise divides by σ in the estimate, so it takes a
+    /// larger one than the noise-free digital reservoir (docs/transformer.md).
+    public static func sigma(reservoir: TransformerSettings.ReservoirKind) -> Double {
+        reservoir == .ring ? ringSigma : sigma
+    }
+    public static let ringSigma = 0.3
     public static let weightDecay = 0.0
 }
