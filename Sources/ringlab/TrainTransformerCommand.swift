@@ -15,7 +15,7 @@ struct TrainTransformerCommand: ParsableCommand {
     var mode = TransformerSettings().mode.rawValue
     @Option(name: .long, help: "none (an ordinary feed-forward sublayer), digital or ring.")
     var reservoir = TransformerSettings().reservoir.rawValue
-    @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (2 per step in every mode).")
+    @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (2 per step in every mode; default by mode and reservoir: TransformerDefaults).")
     var budget: Int?
     @Option(name: .long, parsing: .unconditional, help: "Budget as passes over the training split instead of passes.")
     var epochs: Double?
@@ -93,7 +93,7 @@ struct TrainTransformerCommand: ParsableCommand {
         settings.randomizedTwin = randomize
         settings.seed = common.seed
         settings.validation = common.validation
-        if let budget { settings.budget = budget }
+        settings.budget = budget ?? TransformerDefaults.budget(mode: mode, reservoir: reservoir)
         if let epochs { settings.budget = settings.budget(epochs: epochs, trainCount: trainCount) }
         return settings
     }
