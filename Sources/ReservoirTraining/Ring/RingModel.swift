@@ -233,15 +233,7 @@ public final class RingModel: TrainingModel {
     }
 
     /// The loop's figures in this process so far.
-    public var loopFigures: LoopFigures? {
-        let statistics = loop.statistics
-        return LoopFigures(
-            periods: statistics.periods, deadlineMisses: statistics.deadlineMisses,
-            overRangePeriods: statistics.overRangePeriods,
-            converterUtilization: statistics.utilizationAsPaced(periodNanoseconds: loop.period.nanoseconds),
-            computeMicrosecondsMean: statistics.meanComputeMicroseconds,
-            wakeUpMicrosecondsP99: statistics.wakeUpMicroseconds(percentile: 99))
-    }
+    public var loopFigures: LoopFigures? { LoopFigures(of: loop) }
 
     /// Device seconds one training pass streams: its rows (a batch, plus a sequence's washout),
     /// each held D periods, R shots. (The range probes add 36 periods per 30 s of stream.)

@@ -95,15 +95,7 @@ public final class RingReservoir: ReservoirLayer, DeviceReservoir {
         Double(usage.evaluationPeriods - usage.measurementPeriods) * loop.periodSeconds
     }
 
-    public var loopFigures: LoopFigures {
-        let statistics = loop.statistics
-        return LoopFigures(
-            periods: statistics.periods, deadlineMisses: statistics.deadlineMisses,
-            overRangePeriods: statistics.overRangePeriods,
-            converterUtilization: statistics.utilizationAsPaced(periodNanoseconds: loop.period.nanoseconds),
-            computeMicrosecondsMean: statistics.meanComputeMicroseconds,
-            wakeUpMicrosecondsP99: statistics.wakeUpMicroseconds(percentile: 99))
-    }
+    public var loopFigures: LoopFigures { LoopFigures(of: loop) }
 
     public func complete(_ summary: inout TrainingSummary) {
         summary.nodes = width
@@ -112,5 +104,18 @@ public final class RingReservoir: ReservoirLayer, DeviceReservoir {
         summary.device_seconds = Double(usage.evaluationPeriods) * loop.periodSeconds
         summary.device_seconds_training = deviceSeconds
         summary.device_seconds_evaluation = Double(usage.measurementPeriods) * loop.periodSeconds
+    }
+}
+
+extension LoopFigures {
+    /// A drive loop's figures in this process so far.
+    public init(of loop: DriveLoop) {
+        let statistics = loop.statistics
+        self.init(
+            periods: statistics.periods, deadlineMisses: statistics.deadlineMisses,
+            overRangePeriods: statistics.overRangePeriods,
+            converterUtilization: statistics.utilizationAsPaced(periodNanoseconds: loop.period.nanoseconds),
+            computeMicrosecondsMean: statistics.meanComputeMicroseconds,
+            wakeUpMicrosecondsP99: statistics.wakeUpMicroseconds(percentile: 99))
     }
 }
