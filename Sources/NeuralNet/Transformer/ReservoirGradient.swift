@@ -4,8 +4,6 @@ import SeededRandom
 /// How a training step gets dL/du at a reservoir's inputs u from dL/dF at its outputs: the one
 /// place a reservoir's lack of a gradient is dealt with. A new estimator is a new type here.
 public protocol ReservoirGradient: AnyObject {
-    /// Reservoir evaluations of one row per training step.
-    var evaluationsPerRow: Int { get }
     /// The outputs F the step's downstream layers see for inputs u (rows × d), keeping what
     /// `backward` needs.
     func forward(
@@ -21,7 +19,6 @@ public protocol ReservoirGradient: AnyObject {
 /// differentiated.
 public final class ExactReservoirGradient: ReservoirGradient {
     public init() {}
-    public var evaluationsPerRow: Int { 1 }
 
     public func forward(
         _ reservoir: any ReservoirLayer, inputs: UnsafeBufferPointer<Double>, rows: Int,
@@ -64,8 +61,6 @@ public final class PerturbativeReservoirGradient: ReservoirGradient {
         self.sigma = sigma
         random = Xoshiro256StarStar(seed: seed, stream: 4_200)
     }
-
-    public var evaluationsPerRow: Int { 2 }
 
     /// The direction stream's position, for a checkpoint.
     public var randomState: Xoshiro256StarStar {

@@ -17,12 +17,11 @@ enum TokenMath {
     }
 
     /// The backward pass of `linear`: dW += Xᵀ·dY, db += Σ_rows dY and, when `inputGradient` is
-    /// given, dX = dY·Wᵀ (overwritten, or added to with `accumulate`).
+    /// given, dX = dY·Wᵀ (overwritten).
     static func linearBackward(
         _ x: UnsafePointer<Double>, rows: Int, inputs: Int, weights: UnsafePointer<Double>, outputs: Int,
         outputGradient dy: UnsafePointer<Double>, weightGradient: UnsafeMutablePointer<Double>,
-        biasGradient: UnsafeMutablePointer<Double>?, inputGradient: UnsafeMutablePointer<Double>?,
-        accumulate: Bool = false
+        biasGradient: UnsafeMutablePointer<Double>?, inputGradient: UnsafeMutablePointer<Double>?
     ) {
         BLASCalls.multiply(
             transposeA: true, transposeB: false, m: inputs, n: outputs, k: rows, alpha: 1, a: x, lda: inputs, b: dy,
@@ -36,7 +35,7 @@ enum TokenMath {
         if let inputGradient {
             BLASCalls.multiply(
                 transposeA: false, transposeB: true, m: rows, n: inputs, k: outputs, alpha: 1, a: dy, lda: outputs,
-                b: weights, ldb: outputs, beta: accumulate ? 1 : 0, c: inputGradient, ldc: inputs)
+                b: weights, ldb: outputs, beta: 0, c: inputGradient, ldc: inputs)
         }
     }
 }
