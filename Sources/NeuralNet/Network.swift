@@ -92,16 +92,30 @@ public struct DenseNetwork: Sendable {
         (0..<(widths.count - 1)).map { weightOffsets[$0]..<(biasOffsets[$0] + widths[$0 + 1]) }
     }
 
-    /// Glorot-uniform weights, U(±√(6/(fan_in + fan_out))), and zero biases, from `seed`.
-    public func initialParameters(seed: UInt64) -> [Double] {
+    /// Initial parameters from `seed`, drawn as `initialization` says.
+    public func initialParameters(seed: UInt64, initialization: Initialization = .glorot) -> [Double] {
         var random = Xoshiro256StarStar(seed: seed, stream: 500)
         var parameters = [Double](repeating: 0, count: parameterCount)
         for layer in 0..<(widths.count - 1) {
-            let limit = (6.0 / Double(widths[layer] + widths[layer + 1])).squareRoot()
-            for index in weightOffsets[layer]..<biasOffsets[layer] {
-                parameters[index] = (2 * random.nextUnitInterval() - 1) * limit
-            }
+            let fanIn = widths[layer]
+            let fanOut = widths[layer + 1]
+            let (limit, drawn) =
+                switch initialization {
+                case .glorot: ((6.0 / Double(fanIn + fanOut)).squareRoot(), weightOffsets[layer]..<biasOffsets[layer])
+                case .fanIn: (1 / Double(fanIn).squareRoot(), weightOffsets[layer]..<(biasOffsets[layer] + fanOut))
+                }
+            for index in drawn { parameters[index] = (2 * random.nextUnitInterval() - 1) * limit }
         }
         return parameters
     }
+}
+
+/// How a dense network's initial parameters are drawn.
+public enum Initialization: String, Sendable, Codable, CaseIterable {
+    /// Glorot-uniform weights, U(±√(6/(fan_in + fan_out))), and zero biases (Glorot & Bengio
+    /// 2010): ringlab's default.
+    case glorot
+    /// Weights and biases U(±1/√fan_in): PyTorch's `nn.Linear` default, for runs compared with a
+    /// PyTorch reference (MNIST-1D's MLP row in docs/transformer.md).
+    case fanIn = "fan-in"
 }

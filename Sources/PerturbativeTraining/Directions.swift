@@ -11,6 +11,20 @@ public enum DirectionKind: Sendable, Equatable, Codable {
     /// The K directions of a step mutually orthogonal, each of norm √d (Gram–Schmidt on
     /// Gaussian draws), so their span is covered without overlap.
     case orthogonal
+
+    /// "gaussian", "rademacher", "orthogonal" or "sparse:FRACTION" (0 < FRACTION ≤ 1); nil otherwise.
+    public init?(parsing text: String) {
+        switch text {
+        case "gaussian": self = .gaussian
+        case "rademacher": self = .rademacher
+        case "orthogonal": self = .orthogonal
+        default:
+            guard text.hasPrefix("sparse:"), let fraction = Double(text.dropFirst(7)), fraction > 0, fraction <= 1 else {
+                return nil
+            }
+            self = .sparse(fraction: fraction)
+        }
+    }
 }
 
 /// Directions as a pure function of (run seed, step, k): a run log then needs only the seeds

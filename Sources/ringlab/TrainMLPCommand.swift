@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NeuralNet
 import PerturbativeTraining
 import RinglabJobs
 import ReservoirTraining
@@ -13,7 +14,8 @@ struct TrainMLPCommand: ParsableCommand {
     @Option(name: .long, help: "pgt, backprop or spsa.") var mode = MLPChoices().mode.rawValue
     @Option(name: .long, parsing: .unconditional, help: "Forward passes to spend (backprop counts 2 per step).")
     var budget = MLPChoices().budget
-    @Option(name: .long, parsing: .unconditional, help: "Hidden units.") var hidden = MLPChoices().hidden
+    @Option(name: .long, help: "Hidden layers' widths, input side first (40, or 100,100).")
+    var hidden = MLPChoices().hidden.description
     @Option(name: .long, parsing: .unconditional, help: "Mini-batch size (default: by mode and budget).") var batch: Int?
     @Option(name: .customLong("final-batch"), help: "Grow the batch as t² to this size by the end (all: the whole split).")
     var finalBatch: String?
@@ -28,7 +30,10 @@ struct TrainMLPCommand: ParsableCommand {
     var perSample: Bool?
     @Flag(name: .customLong("layer-blocks"), help: "Perturb one layer per step, in turn (pgt, spsa).") var layerBlocks = false
     @Option(name: .long, help: "two or one (sided differences; pgt).") var sides: String?
-    @Option(name: .long, help: "constant or cosine learning-rate schedule (pgt).") var schedule: String?
+    @Option(name: .long, help: "constant or cosine learning-rate schedule (default: cosine for pgt, spsa; constant for backprop).")
+    var schedule: String?
+    @Option(name: .long, help: "glorot (default) or fan-in (PyTorch's nn.Linear: weights and biases U(±1/√fan_in)).")
+    var initialization: String?
     @Option(name: .customLong("beta1"), parsing: .unconditional, help: "Adam's β₁ (pgt, spsa).") var beta1: Double?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay λ (pgt, spsa).")
     var weightDecay: Double?
@@ -41,7 +46,7 @@ struct TrainMLPCommand: ParsableCommand {
 
     func validate() throws {
         for option in [
-            NumericOption("--budget", Double(budget), 2...1e9), NumericOption("--hidden", Double(hidden), 1...4_096),
+            NumericOption("--budget", Double(budget), 2...1e9),
             NumericOption("--batch", batch.map(Double.init), 1...1e6),
             NumericOption("--directions", directions.map(Double.init), 1...4_096),
             NumericOption("--sigma", sigma, 1e-12...10), NumericOption("--lr", lr, 1e-12...10),
@@ -54,9 +59,10 @@ struct TrainMLPCommand: ParsableCommand {
         if choices.mode != .pgt {
             for (given, name) in [
                 (directions != nil, "--directions"), (sigma != nil, "--sigma"), (directionKind != nil, "--direction-kind"),
-                (perSample != nil, "--per-sample/--no-per-sample"), (sides != nil, "--sides"), (schedule != nil, "--schedule"),
+                (perSample != nil, "--per-sample/--no-per-sample"), (sides != nil, "--sides"),
             ] { try refuse(given, name, "\(perturbativeOnly) (pgt only)") }
         }
+        try refuse(schedule != nil && choices.mode == .spsa, "--schedule", "\(perturbativeOnly) (SPSA's gains set its rates)")
         if choices.mode == .backprop {
             for (given, name) in [
                 (optimizer != nil, "--optimizer"), (layerBlocks, "--layer-blocks"), (beta1 != nil, "--beta1"),
@@ -78,7 +84,10 @@ struct TrainMLPCommand: ParsableCommand {
         }
         choices.mode = mode
         choices.budget = budget
-        choices.hidden = hidden
+        guard let widths = HiddenWidths(parsing: hidden) else {
+            throw ValidationError("--hidden must be 1 to 8 widths from 1 to 4096, comma-separated (e.g. 100,100); found \(hidden)")
+        }
+        choices.hidden = widths
         choices.batch = batch
         if let finalBatch {
             guard finalBatch == "all" || (Int(finalBatch) ?? 0) >= 1 else {
@@ -95,7 +104,12 @@ struct TrainMLPCommand: ParsableCommand {
             }
             choices.optimizer = kind
         }
-        if let directionKind { choices.directionKind = try Self.directionKind(directionKind) }
+        if let directionKind {
+            guard let kind = DirectionKind(parsing: directionKind) else {
+                throw ValidationError("--direction-kind must be gaussian, rademacher, orthogonal or sparse:FRACTION; found \(directionKind)")
+            }
+            choices.directionKind = kind
+        }
         choices.perSample = perSample
         choices.layerBlocks = layerBlocks
         if let sides {
@@ -110,6 +124,12 @@ struct TrainMLPCommand: ParsableCommand {
             }
             choices.schedule = value
         }
+        if let initialization {
+            guard let value = Initialization(rawValue: initialization) else {
+                throw ValidationError("--initialization must be glorot or fan-in; found \(initialization)")
+            }
+            choices.initialization = value
+        }
         choices.firstMomentDecay = beta1
         choices.weightDecay = weightDecay
         choices.clipNorm = clipNorm
@@ -117,19 +137,6 @@ struct TrainMLPCommand: ParsableCommand {
         choices.seed = common.seed
         choices.validation = common.validation
         return choices
-    }
-
-    static func directionKind(_ text: String) throws -> DirectionKind {
-        switch text {
-        case "gaussian": return .gaussian
-        case "rademacher": return .rademacher
-        case "orthogonal": return .orthogonal
-        default:
-            if text.hasPrefix("sparse:"), let fraction = Double(text.dropFirst(7)), fraction > 0, fraction <= 1 {
-                return .sparse(fraction: fraction)
-            }
-            throw ValidationError("--direction-kind must be gaussian, rademacher, orthogonal or sparse:FRACTION; found \(text)")
-        }
     }
 
     func run() throws {

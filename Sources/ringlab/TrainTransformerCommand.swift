@@ -30,8 +30,8 @@ struct TrainTransformerCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Mini-batch size.") var batch = TransformerSettings().batch
     @Option(name: .long, parsing: .unconditional, help: "Adam's learning rate (cosine schedule).")
     var lr = TransformerSettings().learningRate
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay λ of Adam.")
-    var weightDecay = TransformerSettings().weightDecay
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay λ of Adam (default: 1; 0 for readout).")
+    var weightDecay: Double?
     @Option(name: .long, parsing: .unconditional, help: "σ of the reservoir-input perturbation (pgt-hybrid).")
     var sigma: Double?
     @Option(name: .long, help: "Board file of the ring (--reservoir ring).") var board: String?
@@ -86,7 +86,7 @@ struct TrainTransformerCommand: ParsableCommand {
         settings.expansion = expansion
         settings.batch = batch
         settings.learningRate = lr
-        settings.weightDecay = weightDecay
+        settings.weightDecay = weightDecay ?? TransformerDefaults.weightDecay(mode: mode)
         if let sigma { settings.sigma = sigma } else { settings.sigma = TransformerDefaults.sigma(reservoir: reservoir) }
         if let board { settings.board = board }
         if let shots { settings.shots = shots }

@@ -13,7 +13,7 @@ import Testing
             "--task": "digits", "--budget": "300", "--hidden": "5", "--batch": "7", "--final-batch": "all",
             "--directions": "2", "--sigma": "0.002", "--lr": "0.01", "--optimizer": "sgd",
             "--direction-kind": "gaussian", "--no-per-sample": nil, "--layer-blocks": nil, "--sides": "one",
-            "--schedule": "constant", "--beta1": "0.5", "--weight-decay": "0.01", "--clip-norm": "1",
+            "--schedule": "constant", "--initialization": "fan-in", "--beta1": "0.5", "--weight-decay": "0.01", "--clip-norm": "1",
             "--reject-above": "0.5", "--seed": "9", "--validation": nil,
         ],
         "ring": [

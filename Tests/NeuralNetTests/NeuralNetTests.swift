@@ -83,6 +83,24 @@ import Testing
         #expect(zip(outputs[0], outputs[1]).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 
+    @Test func fanInInitializationDrawsWeightsAndBiasesUniformWithinOneOverRootFanIn() {
+        let network = DenseNetwork(
+            widths: [40, 100, 100, 10], activations: [.tanh, .tanh, .identity], loss: .softmaxCrossEntropy)
+        let parameters = network.initialParameters(seed: 3, initialization: .fanIn)
+        for (layer, range) in network.layerRanges.enumerated() {
+            let bound = 1 / Double(network.widths[layer]).squareRoot()
+            let values = parameters[range]
+            #expect(values.allSatisfy { abs($0) <= bound })
+            // U(±b) has mean square b²/3; over ≥ 1,010 draws the sample's is within 20 % of it
+            // (its relative spread is about 3 %), so a wrong bound (Glorot's is 1.3–2.2× this) fails.
+            let meanSquare = values.reduce(0) { $0 + $1 * $1 } / Double(values.count)
+            #expect(abs(meanSquare / (bound * bound / 3) - 1) < 0.2, "layer \(layer): \(meanSquare)")
+            #expect(parameters[network.biasOffsets[layer]..<range.upperBound].allSatisfy { $0 != 0 })
+        }
+        let glorot = network.initialParameters(seed: 3)
+        #expect(glorot[network.biasOffsets[0]..<network.layerRanges[0].upperBound].allSatisfy { $0 == 0 })
+    }
+
     @Test func rowChunksOnWorkerThreadsGiveTheSameLossAndOutputs() {
         let network = DenseNetwork(widths: [64, 40, 10], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
         let parameters = network.initialParameters(seed: 7)

@@ -1,4 +1,6 @@
 import Foundation
+import PerturbativeTraining
+import NeuralNet
 import ReservoirTesting
 import ReservoirTraining
 import Testing
@@ -99,7 +101,7 @@ import Testing
         settings.task = "moons"
         settings.mode = .backprop
         settings.budget = 20_000
-        settings.hidden = 16
+        settings.hidden = [16]
         let (summary, _) = try run(settings, DatasetSplit(Datasets.moons(seed: 1), seed: 1))
         #expect(try #require(summary.test_accuracy) > 0.95)
     }
@@ -132,6 +134,41 @@ import Testing
         #expect(model.batchSize(afterPasses: 10_000) == all)
         settings.finalBatch = nil
         #expect(MLPModel(settings: settings, split: split).batchSize(afterPasses: 5_000) == 100)
+    }
+
+    @Test func hiddenWidthsParseAndASingleSavedWidthStillLoads() throws {
+        #expect(HiddenWidths(parsing: "100,100") == [100, 100])
+        #expect(HiddenWidths(parsing: " 40") == [40])
+        for bad in ["", "0", "a", "1,,2", "4097", "-3", "1,2,3,4,5,6,7,8,9"] { #expect(HiddenWidths(parsing: bad) == nil, "\(bad)") }
+        var settings = MLPSettings()
+        settings.hidden = [100, 100]
+        let saved = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+        #expect(saved.contains(#""hidden":[100,100]"#))
+        // config.json as runs saved it before a network could have two hidden layers.
+        let older = saved.replacingOccurrences(of: #""hidden":[100,100]"#, with: #""hidden":40"#)
+        #expect(try JSONDecoder().decode(MLPSettings.self, from: Data(older.utf8)).hidden == [40])
+    }
+
+    /// Backprop's cosine schedule: lr·½(1 + cos(πt/T)) is 0 at t = T, so a step there changes nothing,
+    /// while the constant schedule's does.
+    @Test func backpropsCosineScheduleReachesRateZeroAtTheEnd() {
+        let network = DenseNetwork(widths: [3, 4, 2], activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+        let workspace = NetworkWorkspace(network: network, capacity: 5)
+        let inputs: [Double] = (0..<15).map { Double($0 % 7) / 3 - 1 }
+        let labels = [0, 1, 1, 0, 1]
+        for schedule in [Schedule.cosine, .constant] {
+            let update = BackpropUpdate(
+                parameters: network.initialParameters(seed: 1), learningRate: 0.1, schedule: schedule, totalSteps: 2)
+            inputs.withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { y in
+                    let batch = Batch(inputs: x, labels: y, count: 5)
+                    for _ in 0..<2 { _ = update.step(network: network, batch: batch, workspace: workspace) }
+                    let before = update.parameters
+                    _ = update.step(network: network, batch: batch, workspace: workspace)
+                    #expect((update.parameters == before) == (schedule == .cosine), "\(schedule)")
+                }
+            }
+        }
     }
 
     @Test func theThreadCountDoesNotChangeTheResult() throws {

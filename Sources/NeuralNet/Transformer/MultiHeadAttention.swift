@@ -41,13 +41,14 @@ final class MultiHeadAttention {
         [0..<(3 * width * width), outputWeightsOffset..<(outputWeightsOffset + width * width)]
     }
 
-    /// Glorot-uniform weights (each d × d block by its own fan), zero biases.
+    /// As `nn.MultiheadAttention`: W_qkv Xavier-uniform as one d × 3d matrix, U(±√(6/4d)); W_o
+    /// U(±1/√d); zero biases.
     func initialize(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {
-        let limit = (6.0 / Double(2 * width)).squareRoot()
-        for index in 0..<(3 * width * width) { parameters[index] = (2 * random.nextUnitInterval() - 1) * limit }
-        for index in 0..<(width * width) {
-            parameters[outputWeightsOffset + index] = (2 * random.nextUnitInterval() - 1) * limit
-        }
+        TokenMath.fillUniform(
+            parameters, from: 0, count: 3 * width * width, bound: (6.0 / Double(4 * width)).squareRoot(), random: &random)
+        TokenMath.fillUniform(
+            parameters, from: outputWeightsOffset, count: width * width, bound: TokenMath.linearBound(fanIn: width),
+            random: &random)
     }
 
     /// out = attention(A) for `samples` samples of T tokens.

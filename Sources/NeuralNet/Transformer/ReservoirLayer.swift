@@ -22,7 +22,7 @@ public protocol DifferentiableReservoir: ReservoirLayer {
 
 /// The digital reservoir (echo-state style): a fixed random expansion d → R → d,
 ///
-///   F(u) = tanh(u·W_in + b_in)·W_out,  W_in ~ N(0, 1/d), b_in ~ U(−½, ½), W_out ~ N(0, 1/R),
+///   F(u) = tanh(u·W_in + b_in)·W_out,  W_in, b_in ~ U(±1/√d), W_out ~ U(±1/√R) (as frozen `nn.Linear`s),
 ///
 /// seeded, never trained. Backward: dh = dF·W_outᵀ, da = dh ⊙ (1 − h²), du = da·W_inᵀ.
 public final class DigitalReservoir: DifferentiableReservoir {
@@ -39,10 +39,14 @@ public final class DigitalReservoir: DifferentiableReservoir {
     public init(width: Int, expansion: Int, seed: UInt64, capacity: Int) {
         self.width = width
         self.expansion = expansion
-        var gaussian = GaussianSource(seed: seed, stream: 4_100)
-        inputWeights = (0..<(width * expansion)).map { _ in gaussian.next() / Double(width).squareRoot() }
-        inputBias = (0..<expansion).map { _ in gaussian.uniform.nextUnitInterval() - 0.5 }
-        outputWeights = (0..<(expansion * width)).map { _ in gaussian.next() / Double(expansion).squareRoot() }
+        var random = Xoshiro256StarStar(seed: seed, stream: 4_100)
+        func uniform(_ count: Int, fanIn: Int) -> [Double] {
+            let bound = TokenMath.linearBound(fanIn: fanIn)
+            return (0..<count).map { _ in (2 * random.nextUnitInterval() - 1) * bound }
+        }
+        inputWeights = uniform(width * expansion, fanIn: width)
+        inputBias = uniform(expansion, fanIn: width)
+        outputWeights = uniform(expansion * width, fanIn: expansion)
         hidden = [Double](repeating: 0, count: capacity * expansion)
         hiddenGradient = [Double](repeating: 0, count: capacity * expansion)
     }

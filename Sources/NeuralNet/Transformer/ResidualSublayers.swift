@@ -131,12 +131,13 @@ public final class FeedForwardSublayer: ResidualSublayer {
         [0..<(width * hidden), (width * hidden + hidden)..<(2 * width * hidden + hidden)]
     }
 
-    /// Glorot-uniform weights, zero biases.
+    /// Each map's weights and biases U(±1/√fan_in) (`nn.Linear`).
     override func initializeFunction(_ parameters: UnsafeMutableBufferPointer<Double>, random: inout Xoshiro256StarStar) {
-        let limit = (6.0 / Double(width + hidden)).squareRoot()
-        for index in 0..<(width * hidden) { parameters[index] = (2 * random.nextUnitInterval() - 1) * limit }
-        let second = width * hidden + hidden
-        for index in 0..<(hidden * width) { parameters[second + index] = (2 * random.nextUnitInterval() - 1) * limit }
+        TokenMath.fillUniform(
+            parameters, from: 0, count: width * hidden + hidden, bound: TokenMath.linearBound(fanIn: width), random: &random)
+        TokenMath.fillUniform(
+            parameters, from: width * hidden + hidden, count: hidden * width + width,
+            bound: TokenMath.linearBound(fanIn: hidden), random: &random)
     }
 
     override func function(_ parameters: UnsafePointer<Double>, samples: Int, training: Bool) {

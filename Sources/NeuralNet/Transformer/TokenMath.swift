@@ -1,8 +1,24 @@
 import Foundation
+import SeededRandom
 
 /// Row-major matrix products on token matrices (rows = samples × tokens), for the
 /// transformer's layers: every call goes to `BLASCalls`.
 enum TokenMath {
+    /// Fills `count` values from `start` with U(−bound, bound). The transformer's layers start
+    /// from PyTorch's module defaults (the framework of the reference measurements in
+    /// docs/transformer.md): a linear map's weights and biases U(±1/√fan_in), attention's joint
+    /// Q/K/V projection Xavier-uniform with zero biases. What a frozen random upstream keeps
+    /// depends on these scales, so the frozen-upstream baselines are comparable only with them.
+    static func fillUniform(
+        _ parameters: UnsafeMutableBufferPointer<Double>, from start: Int, count: Int, bound: Double,
+        random: inout Xoshiro256StarStar
+    ) {
+        for index in start..<(start + count) { parameters[index] = (2 * random.nextUnitInterval() - 1) * bound }
+    }
+
+    /// PyTorch's bound for a linear map's weights and biases (`nn.Linear`): 1/√fan_in.
+    static func linearBound(fanIn: Int) -> Double { 1 / Double(fanIn).squareRoot() }
+
     /// Y (rows × outputs) = X (rows × inputs) · W (inputs × outputs) + b.
     static func linear(
         _ x: UnsafePointer<Double>, rows: Int, inputs: Int, weights: UnsafePointer<Double>, bias: UnsafePointer<Double>?,

@@ -98,7 +98,7 @@ public final class TransformerNetwork {
         return ranges + shifted(head.weightRanges, by: headSlice.offset)
     }
 
-    /// Seeded initial θ: Glorot-uniform weights, zero biases, unit layer-norm gains.
+    /// Seeded initial θ: PyTorch's module defaults (`TokenMath.fillUniform`), unit layer-norm gains.
     public func initialParameters(seed: UInt64) -> [Double] {
         var parameters = [Double](repeating: 0, count: parameterCount)
         var random = Xoshiro256StarStar(seed: seed, stream: 4_000)

@@ -21,13 +21,15 @@ public final class MLPModel: TrainingModel {
         self.settings = settings
         self.split = split
         var network = DenseNetwork(
-            widths: [split.train.featureCount, settings.hidden, split.train.classCount],
-            activations: [.tanh, .identity], loss: .softmaxCrossEntropy)
+            widths: [split.train.featureCount] + settings.hidden.widths + [split.train.classCount],
+            activations: settings.hidden.widths.map { _ in .tanh } + [.identity], loss: .softmaxCrossEntropy)
         network.kernels = settings.mode != .backprop && settings.singlePrecision ? .blasSingle : .blas
         self.network = network
-        let parameters = network.initialParameters(seed: settings.seed)
+        let parameters = network.initialParameters(seed: settings.seed, initialization: settings.initialization ?? .glorot)
         if settings.mode == .backprop {
-            update = BackpropUpdate(parameters: parameters, learningRate: settings.backpropLearningRate)
+            update = BackpropUpdate(
+                parameters: parameters, learningRate: settings.backpropLearningRate,
+                schedule: settings.backpropSchedule ?? .constant, totalSteps: settings.budget / 2)
         } else {
             var configuration = settings.perturbative
             configuration.method = settings.mode == .spsa ? .spsa : .pgt

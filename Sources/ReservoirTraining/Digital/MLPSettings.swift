@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNet
 import PerturbativeTraining
 
 /// How a digital network (the MLP) is trained (`ringlab train mlp`; saved in config.json).
@@ -9,7 +10,7 @@ public struct MLPSettings: Sendable, Codable, Equatable {
     public var mode = Mode.pgt
     /// Forward passes to spend (backprop counts 2 per step: forward and backward).
     public var budget = 10_000
-    public var hidden = 40
+    public var hidden: HiddenWidths = [40]
     public var batch = 64
     /// When set, the batch grows from `batch` to this size as t² over the run (t: the fraction
     /// of the budget spent; 0 or more than the training split: the whole split). Late in a run
@@ -20,6 +21,10 @@ public struct MLPSettings: Sendable, Codable, Equatable {
     public var perturbative = PerturbativeConfiguration()
     /// Learning rate of backprop's Adam.
     public var backpropLearningRate = 0.002
+    /// Backprop's learning-rate schedule; nil: constant (and how runs saved before it resume).
+    public var backpropSchedule: Schedule?
+    /// How θ starts; nil: Glorot (`Initialization.glorot`; runs saved before the choice).
+    public var initialization: Initialization?
     /// Perturb one layer per step, in turn (PGT's block mode).
     public var layerBlocks = false
     public var seed: UInt64 = 1
@@ -41,6 +46,35 @@ public struct MLPSettings: Sendable, Codable, Equatable {
     public init() {}
 
     public var plan: TrainingPlan { TrainingPlan(budget: budget, evaluations: evaluations, checkpoints: checkpoints) }
+}
+
+/// The widths of an MLP's hidden layers, input side first (tanh each). Saved as a list; a single
+/// width is read too, which is how config.json held it before a network could have more than
+/// one hidden layer, so those runs still resume.
+public struct HiddenWidths: Sendable, Codable, Equatable, ExpressibleByArrayLiteral, CustomStringConvertible {
+    public var widths: [Int]
+
+    public init(_ widths: [Int]) { self.widths = widths }
+    public init(arrayLiteral widths: Int...) { self.widths = widths }
+
+    /// "100,100" or "40"; nil unless every width is a whole number from 1 to 4,096 (at most 8 layers).
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...8).contains(parts.count), parts.allSatisfy({ $0.map { (1...4_096).contains($0) } ?? false }) else { return nil }
+        widths = parts.map { $0! }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let single = try? container.decode(Int.self) { widths = [single] } else { widths = try container.decode([Int].self) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(widths)
+    }
+
+    public var description: String { widths.map(String.init).joined(separator: ",") }
 }
 
 /// The defaults of `ringlab train mlp`, chosen by the experiments recorded in docs/pgt.md.
@@ -84,7 +118,7 @@ public struct MLPChoices: Sendable, Equatable {
     public var task = "digits"
     public var mode = MLPSettings.Mode.pgt
     public var budget = 10_000
-    public var hidden = 40
+    public var hidden: HiddenWidths = [40]
     public var batch: Int?
     /// 0: the whole training split.
     public var finalBatch: Int?
@@ -96,7 +130,9 @@ public struct MLPChoices: Sendable, Equatable {
     public var perSample: Bool?
     public var layerBlocks = false
     public var sides = PerturbativeEstimator.Sides.two
-    public var schedule = MLPDefaults.schedule
+    /// nil: cosine for PGT and SPSA (`MLPDefaults.schedule`), constant for backprop.
+    public var schedule: Schedule?
+    public var initialization = Initialization.glorot
     public var firstMomentDecay: Double?
     public var weightDecay: Double?
     public var clipNorm: Double?
@@ -126,7 +162,7 @@ public struct MLPChoices: Sendable, Equatable {
             learningRate ?? MLPDefaults.learningRate(perSample: perSampleDirections, budget: budget)
         perturbative.directionKind = directionKind
         perturbative.sides = sides
-        perturbative.schedule = schedule
+        perturbative.schedule = schedule ?? MLPDefaults.schedule
         perturbative.clipNorm = clipNorm
         perturbative.rejectionTolerance = rejectAbove
         perturbative.weightDecay = weightDecay ?? MLPDefaults.weightDecay
@@ -135,6 +171,8 @@ public struct MLPChoices: Sendable, Equatable {
         settings.perturbative = perturbative
         settings.layerBlocks = layerBlocks
         if let learningRate, mode == .backprop { settings.backpropLearningRate = learningRate }
+        if mode == .backprop { settings.backpropSchedule = schedule }
+        if initialization != .glorot { settings.initialization = initialization }
         if mode == .spsa, let learningRate { settings.perturbative.spsa.a = learningRate }
         return settings
     }

@@ -29,11 +29,15 @@ public final class BackpropUpdate: ParameterUpdate {
     private var optimizer: Optimizer
     private var gradient: [Double]
     private let learningRate: Double
+    private let schedule: Schedule
+    private let totalSteps: Int
     private var steps = 0
 
-    public init(parameters: [Double], learningRate: Double) {
+    public init(parameters: [Double], learningRate: Double, schedule: Schedule = .constant, totalSteps: Int = 1) {
         self.parameters = parameters
         self.learningRate = learningRate
+        self.schedule = schedule
+        self.totalSteps = totalSteps
         optimizer = Optimizer(kind: .adam, dimension: parameters.count)
         gradient = [Double](repeating: 0, count: parameters.count)
     }
@@ -52,7 +56,8 @@ public final class BackpropUpdate: ParameterUpdate {
         let norm = gradient.withUnsafeMutableBufferPointer { clipGradient($0, maximumNorm: nil) }
         gradient.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
-                optimizer.apply(gradient: g, learningRate: learningRate, to: p)
+                optimizer.apply(
+                    gradient: g, learningRate: schedule.rate(base: learningRate, step: steps, totalSteps: totalSteps), to: p)
             }
         }
         steps += 1
