@@ -28,8 +28,8 @@ struct TrainTransformerCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Digital reservoir's expansion R (d → R → d).")
     var expansion = TransformerSettings().expansion
     @Option(name: .long, parsing: .unconditional, help: "Mini-batch size.") var batch = TransformerSettings().batch
-    @Option(name: .long, parsing: .unconditional, help: "Adam's learning rate (cosine schedule).")
-    var lr = TransformerSettings().learningRate
+    @Option(name: .long, parsing: .unconditional, help: "Adam's learning rate, cosine schedule (default: 0.002; 0.01 for readout).")
+    var lr: Double?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay λ of Adam (default: 1; 0 for readout).")
     var weightDecay: Double?
     @Option(name: .long, parsing: .unconditional, help: "σ of the reservoir-input perturbation (pgt-hybrid).")
@@ -85,7 +85,7 @@ struct TrainTransformerCommand: ParsableCommand {
         settings.shape.patch = patch
         settings.expansion = expansion
         settings.batch = batch
-        settings.learningRate = lr
+        settings.learningRate = lr ?? TransformerDefaults.learningRate(mode: mode)
         settings.weightDecay = weightDecay ?? TransformerDefaults.weightDecay(mode: mode)
         if let sigma { settings.sigma = sigma } else { settings.sigma = TransformerDefaults.sigma(reservoir: reservoir) }
         if let board { settings.board = board }

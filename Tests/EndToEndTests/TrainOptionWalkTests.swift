@@ -26,7 +26,7 @@ import Testing
         "transformer": [
             "--task": "csv:\(tinySignals)", "--reservoir": "ring", "--budget": "6", "--epochs": "0.01", "--blocks": "2",
             "--reservoir-block": "2", "--width": "16", "--heads": "2", "--patch": "8", "--expansion": "16",
-            "--batch": "16", "--lr": "0.01", "--weight-decay": "0.3", "--sigma": "0.1",
+            "--batch": "16", "--lr": "0.03", "--weight-decay": "0.3", "--sigma": "0.1",
             "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--shots": "2", "--seed": "9",
             "--validation": nil,
         ],
