@@ -102,7 +102,7 @@ public struct DenseNetwork: Sendable {
             let (limit, drawn) =
                 switch initialization {
                 case .glorot: ((6.0 / Double(fanIn + fanOut)).squareRoot(), weightOffsets[layer]..<biasOffsets[layer])
-                case .fanIn: (1 / Double(fanIn).squareRoot(), weightOffsets[layer]..<(biasOffsets[layer] + fanOut))
+                case .fanIn: (TokenMath.linearBound(fanIn: fanIn), weightOffsets[layer]..<(biasOffsets[layer] + fanOut))
                 }
             for index in drawn { parameters[index] = (2 * random.nextUnitInterval() - 1) * limit }
         }
