@@ -211,7 +211,7 @@ let package = Package(
             dependencies: ["LabBox", "ReservoirTesting", "ReservoirFiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ReservoirTesting", "ReservoirHAL", "ReservoirFiles", "ReservoirHardware"]),
+            dependencies: ["ReservoirTesting", "ReservoirHAL", "ReservoirFiles", "ReservoirHardware", "IIODServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

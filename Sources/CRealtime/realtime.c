@@ -41,6 +41,16 @@ int rt_unblock_all_signals(void) {
     return rc == 0 ? 0 : -rc;
 }
 
+/* A peer that closes a socket mid-write (libiio's network backend writes with plain send())
+ * would kill the process with SIGPIPE before any safe-state code runs; ignored, the write
+ * fails with EPIPE and the caller handles it. */
+int rt_ignore_broken_pipe(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &action, NULL) == 0 ? 0 : errno;
+}
+
 int rt_pending_stop_signal(void) { return pending_stop_signal; }
 
 void rt_clear_stop_signal(void) { pending_stop_signal = 0; }

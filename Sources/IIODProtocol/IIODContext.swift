@@ -51,6 +51,9 @@ public final class IIODContext: @unchecked Sendable {
     var lineHolders: [String: ObjectIdentifier] = [:]
     /// The code the DAC was last set to, as applied (after clamping to the drive range).
     var appliedDACCode: Int
+    /// ADC samples served by READBUF on every connection since the server started (on the
+    /// board thread; the fault schedule reads it as board time).
+    public internal(set) var samplesServed = 0
     /// Devices with a buffer open (one client each).
     var openDevices: Set<String> = []
     /// Counts the times the server drove the board safe by itself. A DAC stream opened before

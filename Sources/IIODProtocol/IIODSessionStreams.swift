@@ -40,6 +40,7 @@ extension IIODSession {
             output.append(UInt8((code >> 8) & 0xff))
         }
         open.held -= count
+        context.samplesServed += count
         reading = remaining - count * 2 > 0 ? (remaining - count * 2, false) : nil
         return output
     }

@@ -26,6 +26,8 @@ public final class IIODServer: @unchecked Sendable {  // state is confined to th
         public var quietTimeout: Duration = .seconds(600)
         /// Paced or lock-step, the DAC dead-man time, the size of a board job.
         public var timing: IIODContext.Timing
+        /// Network faults to inject on purpose (`--inject`; `NetworkFault`).
+        public var faults: [NetworkFault] = []
 
         public init(timing: IIODContext.Timing) { self.timing = timing }
     }
@@ -56,6 +58,7 @@ public final class IIODServer: @unchecked Sendable {  // state is confined to th
         let registry = self.registry
         let executor = self.executor
         let options = self.options
+        let faults = options.faults.isEmpty ? nil : NetworkFaultSchedule(options.faults)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 128)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -74,7 +77,7 @@ public final class IIODServer: @unchecked Sendable {  // state is confined to th
                 return channel.eventLoop.makeCompletedFuture {
                     let handler = SessionHandler(
                         session: IIODSession(context: context), executor: executor, registry: registry, log: log,
-                        peer: peer)
+                        peer: peer, faults: faults)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -160,6 +163,9 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
     private let log: @Sendable (String) -> Void
     private let peer: String
     private var context: ChannelHandlerContext?
+    private let faults: NetworkFaultSchedule?
+    /// An injected stall: the connection reads on but gets no more replies.
+    private var stalled = false
 
     /// Bytes received and not yet handed to the session.
     private var inbox: [UInt8] = []
@@ -177,8 +183,9 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     init(
         session: IIODSession, executor: BoardExecutor, registry: ConnectionRegistry,
-        log: @escaping @Sendable (String) -> Void, peer: String
+        log: @escaping @Sendable (String) -> Void, peer: String, faults: NetworkFaultSchedule? = nil
     ) {
+        self.faults = faults
         self.session = session
         self.executor = executor
         self.registry = registry
@@ -217,7 +224,7 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Runs the session's next step on the board thread when there is something to do, nothing
     /// in flight, and the client is reading its replies.
     private func schedule(context: ChannelHandlerContext) {
-        guard !ended, !stepInFlight, retry == nil, context.channel.isWritable else { return }
+        guard !ended, !stalled, !stepInFlight, retry == nil, context.channel.isWritable else { return }
         let handOver = sessionPending <= IIODServer.inboxLimit && !inbox.isEmpty
         guard handOver || sessionHasWork else { return }
         let bytes = handOver ? inbox : []
@@ -231,6 +238,7 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
         let bound = NIOLoopBound(self, eventLoop: loop)
         executor.submit {
             session.accept(bytes)
+            let servedBefore = session.context.samplesServed
             let step = session.step()
             var delay: Int64?
             if let notBefore = step.notBefore {
@@ -238,7 +246,8 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             let outcome = StepOutcome(
                 output: step.output, more: step.more, delayNanoseconds: delay, pending: session.pendingBytes,
-                holdsBoard: session.holdsBoard, closed: session.closed)
+                holdsBoard: session.holdsBoard, closed: session.closed,
+                served: session.context.samplesServed, servedInStep: session.context.samplesServed - servedBefore)
             loop.execute { bound.value.finished(outcome) }
         }
     }
@@ -250,9 +259,50 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
         var pending: Int
         var holdsBoard: Bool
         var closed: Bool
+        var served: Int
+        var servedInStep: Int
     }
 
     private func finished(_ outcome: StepOutcome) {
+        guard let context, !ended else {
+            stepInFlight = false
+            return
+        }
+        if outcome.servedInStep > 0, let faults {
+            let rate = session.context.board.sampleRate.value
+            switch faults.due(servedSeconds: Double(outcome.served) / rate)?.kind {
+            case .drop:
+                stepInFlight = false
+                close(reason: "injected fault drop after \(outcome.served) samples served")
+                return
+            case .stall:
+                stepInFlight = false
+                stalled = true
+                holdsBoard = outcome.holdsBoard
+                log("injected fault: \(peer) stalls after \(outcome.served) samples served (no more replies)")
+                return
+            case .slow, nil: break
+            }
+            if let fraction = faults.slowFraction {
+                // Serve at most fraction × the sample rate: hold this reply until its samples are due.
+                let now = Int64(NIODeadline.now().uptimeNanoseconds)
+                let origin = faults.slowOrigin ?? now
+                faults.slowOrigin = origin
+                faults.slowServed += outcome.servedInStep
+                let due = origin + Int64(Double(faults.slowServed) / (fraction * rate) * 1e9)
+                if due > now {
+                    retry = context.eventLoop.scheduleTask(in: .nanoseconds(due - now)) { [self] in
+                        retry = nil
+                        deliver(outcome)
+                    }
+                    return
+                }
+            }
+        }
+        deliver(outcome)
+    }
+
+    private func deliver(_ outcome: StepOutcome) {
         stepInFlight = false
         guard let context, !ended else { return }
         holdsBoard = outcome.holdsBoard

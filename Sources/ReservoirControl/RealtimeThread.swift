@@ -42,6 +42,12 @@ public enum RealtimeThread {
     @discardableResult
     public static func unblockInheritedSignals() -> Int32 { rt_unblock_all_signals() }
 
+    /// Ignores SIGPIPE, so a network peer that closes mid-write makes the write fail with EPIPE
+    /// (a stream error the loop stops on, board safe) instead of killing the process. Call
+    /// first in main.
+    @discardableResult
+    public static func ignoreBrokenPipe() -> Int32 { rt_ignore_broken_pipe() }
+
     /// For a service sharing the machine with drive loops (the lab box): keeps every thread of
     /// the process, and every thread started afterwards, off the CPU a loop pins itself to (the
     /// last allowed), so serving HTTP never competes with the loop. Returns 0 or an error number.

@@ -21,6 +21,22 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     /// Signalled by `stop`, so the thread wakes at once instead of at its next poll (a run
     /// of a few dozen periods would otherwise wait up to a poll interval to end).
     private let wake = DispatchSemaphore(value: 0)
+    /// The loop's open streams, cancelled when the watchdog fires: a refill stalled on a
+    /// network (libiio waits out its whole timeout) must not hold the loop past the watchdog.
+    private let openStreams = Mutex<OpenStreams?>(nil)
+
+    struct OpenStreams: @unchecked Sendable {  // cancel is the one call made from this thread
+        let input: any AnalogInputStream
+        let output: any AnalogOutputStream
+    }
+
+    /// Registers the session's streams (nil: none open). Clearing waits for a cancel in
+    /// progress, so the loop never closes a stream the watchdog is cancelling.
+    func watch(input: (any AnalogInputStream)?, output: (any AnalogOutputStream)?) {
+        openStreams.withLock { streams in
+            streams = input.flatMap { input in output.map { OpenStreams(input: input, output: $0) } }
+        }
+    }
 
     init(board: Board, timeout: Duration) {
         self.board = board
@@ -84,6 +100,10 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
             } else if now - lastChange > currentTimeout {
                 firedFlag.store(true, ordering: .releasing)
                 try? board.enterSafeState()
+                openStreams.withLock { streams in
+                    streams?.input.cancel()
+                    streams?.output.cancel()
+                }
                 return
             }
         }

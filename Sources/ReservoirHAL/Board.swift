@@ -47,6 +47,18 @@ public struct Board {
     /// The converters' shared sample rate.
     public var sampleRate: Hertz { wiring.sampleRate }
 
+    /// `count` consecutive ADC samples through a stream (one block, then the stream closes):
+    /// the buffered path a run uses, for `ringlab info --read`.
+    public func sampleADC(count: Int) throws(DeviceError) -> [Volts] {
+        let stream = try adc.openStream(samplesPerBlock: count)
+        defer { stream.close() }
+        let block = UnsafeMutableBufferPointer<Volts>.allocate(capacity: count)
+        defer { block.deallocate() }
+        block.initialize(repeating: Volts(0))
+        try stream.refill(block)
+        return Array(block)
+    }
+
     /// Puts the board in its safe state: amplifier disabled, loop opened, DAC at the board's
     /// safe level. Every step is attempted even when an earlier one fails; the first failure
     /// is rethrown afterwards.

@@ -17,6 +17,17 @@ public struct BoardDescription: Sendable {
         public var channel: String
         /// Resolution and reference voltage.
         public var format: ConverterFormat
+        /// The IIO trigger that clocks the ADC's buffer (`trigger:`, an hrtimer trigger's name
+        /// for an SPI converter), set to the sample rate when a stream opens; nil: the device
+        /// clocks itself (or, on the twin's server, needs no trigger).
+        public var trigger: String?
+        /// How the DAC streams (`stream:`): through an IIO output buffer (`buffer`, the
+        /// default), or one write of the channel's `raw` attribute per change of level, paced
+        /// by a thread of ringlab's (`raw`): for drivers with no output buffer, at low rates
+        /// only (docs/linux-io.md).
+        public var stream: Stream = .buffer
+
+        public enum Stream: String, Sendable, Equatable { case buffer, raw }
     }
 
     /// One GPIO line: chip, offset and polarity — or, routed through IIO, an attribute of an
@@ -87,6 +98,9 @@ public struct BoardDescription: Sendable {
     public var driveRange: ClosedRange<Volts>
     /// The detector ADC.
     public var adc: Converter
+    /// Consecutive periods of one repeated ADC reading that stop a run (`adc: stuck_periods:`;
+    /// nil: the loop's default, 0: never — for a simulated converter that reads one fixed code).
+    public var adcStuckPeriods: Int?
     /// The GPIO roles.
     public var gpio: GPIOWiring
     /// Where to run the reservoir until a calibration says better, when the file gives one.
@@ -145,6 +159,7 @@ public struct BoardDescription: Sendable {
 
         let dacFields = try top.mapping("dac")
         dac = try Self.converter(dacFields)
+        dac.stream = Converter.Stream(rawValue: try dacFields.choice("stream", from: ["buffer", "raw"], default: "buffer"))!
         let reference = dac.format.reference.value
         let minimum = try dacFields.double("min_volts", in: 0...reference)
         let maximum = try dacFields.double("max_volts", in: 0...reference)
@@ -159,6 +174,8 @@ public struct BoardDescription: Sendable {
 
         let adcFields = try top.mapping("adc")
         adc = try Self.converter(adcFields)
+        adc.trigger = try adcFields.optionalString("trigger")
+        adcStuckPeriods = try adcFields.optionalNode("stuck_periods") == nil ? nil : adcFields.int("stuck_periods", in: 0...1_000_000)
         try adcFields.rejectUnknownFields()
 
         let gpioFields = try top.mapping("gpio")

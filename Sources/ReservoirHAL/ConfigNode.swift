@@ -176,6 +176,14 @@ public final class ConfigMapping {
         }
     }
 
+    /// One of `choices`, or `defaultValue` when the key is absent.
+    public func choice(_ key: String, from choices: [String], default defaultValue: String) throws(ConfigError)
+        -> String
+    {
+        guard optionalNode(key) != nil else { return defaultValue }
+        return try choice(key, from: choices)
+    }
+
     /// A finite number in `range`.
     public func double(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
         let expected = Self.describe(range)

@@ -71,6 +71,9 @@ public protocol AnalogOutputStream: AnyObject {
 
     /// Releases the stream; the device holds its last level.
     func close()
+
+    /// Wakes a `push` blocked in another thread (it fails); the stream is unusable after.
+    func cancel()
 }
 
 /// The ADC: streams blocks of samples (libiio's input buffer).
@@ -97,6 +100,20 @@ public protocol AnalogInputStream: AnyObject {
 
     /// Releases the stream.
     func close()
+
+    /// Wakes a `refill` blocked in another thread (it fails); the stream is unusable after.
+    /// The watchdog calls it, so a stalled network stream cannot hold the loop past it.
+    func cancel()
+}
+
+extension AnalogInputStream {
+    /// A stream whose refills cannot block indefinitely has nothing to wake.
+    public func cancel() {}
+}
+
+extension AnalogOutputStream {
+    /// A stream whose pushes cannot block indefinitely has nothing to wake.
+    public func cancel() {}
 }
 
 /// A digital output line, set by its logical meaning; active-low wiring is the backend's job.

@@ -78,4 +78,42 @@ enum GPIODCalls {
     static func eventDescriptor(_ line: OpaquePointer) -> Int32 { gpiod_line_event_get_fd(line) }
 
     static func release(_ line: OpaquePointer) { gpiod_line_release(line) }
+
+    /// Every GPIO chip the kernel has (`gpiod_chip_iter`): name, label and each line's
+    /// offset, name and consumer (who holds it, if anyone). No chips (or no /dev/gpiochip*
+    /// access) gives an empty list.
+    static func describeChips() -> [GPIOChipInventory] {
+        guard let iterator = gpiod_chip_iter_new() else { return [] }
+        defer { gpiod_chip_iter_free(iterator) }
+        var chips: [GPIOChipInventory] = []
+        while let chip = gpiod_chip_iter_next(iterator) {
+            let lines = (0..<gpiod_chip_num_lines(chip)).compactMap { offset -> GPIOChipInventory.Line? in
+                guard let line = gpiod_chip_get_line(chip, offset) else { return nil }
+                return GPIOChipInventory.Line(
+                    offset: Int(offset), name: gpiod_line_name(line).map { String(cString: $0) },
+                    consumer: gpiod_line_consumer(line).map { String(cString: $0) },
+                    output: gpiod_line_direction(line) == Int32(GPIOD_LINE_DIRECTION_OUTPUT))
+            }
+            chips.append(
+                GPIOChipInventory(
+                    name: String(cString: gpiod_chip_name(chip)), label: String(cString: gpiod_chip_label(chip)),
+                    lines: lines))
+        }
+        return chips
+    }
+}
+
+/// One GPIO chip as `ringlab info` lists it.
+public struct GPIOChipInventory: Sendable, Encodable {
+    public var name: String
+    public var label: String
+    public var lines: [Line]
+
+    public struct Line: Sendable, Encodable {
+        public var offset: Int
+        public var name: String?
+        /// Who holds the line ("ringlab" while a board is open), nil when free.
+        public var consumer: String?
+        public var output: Bool
+    }
 }

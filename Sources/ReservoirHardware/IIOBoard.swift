@@ -26,6 +26,12 @@ final class IIOChannel {
     let name: String
     let format: ConverterFormat
     let output: Bool
+    /// The kernel's scale, when the channel reports one: value = (code + offset)·scale, the
+    /// IIO ABI's (`scale` in millivolts per code for a voltage channel). Without it, codes
+    /// convert at the board file's nominal scale (reference / 2^bits).
+    let kernelScale: (offset: Double, voltsPerCode: Double)?
+    /// Whether stored codes are two's complement (a bipolar converter).
+    let signed: Bool
 
     init(context: IIOContextHandle, converter: BoardDescription.Converter, output: Bool) throws(DeviceError) {
         self.context = context
@@ -34,11 +40,39 @@ final class IIOChannel {
         name = converter.device
         format = converter.format
         self.output = output
+        let found = channel
+        kernelScale = IIOCalls.number(found, attribute: "scale").flatMap { millivolts in
+            millivolts > 0 ? (IIOCalls.number(found, attribute: "offset") ?? 0, millivolts / 1000) : nil
+        }
+        signed = IIOCalls.sampleFormat(found).signed
+    }
+
+    /// The volts a stored code stands for.
+    @inline(__always)
+    func volts(forStored stored: UInt16) -> Volts {
+        let code = signed ? Int(Int16(bitPattern: stored)) : Int(stored)
+        guard let scale = kernelScale else { return format.volts(forCode: code) }
+        return Volts((Double(code) + scale.offset) * scale.voltsPerCode)
+    }
+
+    /// The code that stands nearest `volts`, within the converter's codes.
+    @inline(__always)
+    func code(forVolts volts: Volts) -> Int {
+        guard let scale = kernelScale else { return format.code(forVolts: volts) }
+        let code = (volts.value / scale.voltsPerCode - scale.offset).rounded()
+        return Int(min(max(code, 0), Double(format.maximumCode)))
     }
 
     /// Enables the channel and creates a buffer of `samples` (libiio: one per stream; a cyclic
-    /// one repeats its first push).
+    /// one repeats its first push). ringlab streams 16-bit samples.
     func openBuffer(samples: Int, cyclic: Bool = false) throws(DeviceError) -> IIOBlockBuffer {
+        let storage = IIOCalls.sampleFormat(channel)
+        guard storage.storageBytes == 2 else {
+            throw DeviceError(
+                .invalidRequest, operation: "open the stream of \(output ? "DAC" : "ADC") \"\(name)\"",
+                detail: "the channel stores \(storage.storageBytes) bytes a sample, expected 2 (16-bit storage)"
+                    + (storage.storageBytes == 0 ? ": it is not a scan element (no buffer)" : ""))
+        }
         IIOCalls.enable(channel)
         let buffer = try IIOCalls.createBuffer(
             device, samples: samples, cyclic: cyclic,
@@ -86,14 +120,18 @@ final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream, CyclicOutput 
         let operation = refillOperation
         let buffer = try openBuffer(count: block.count, operation: operation)
         try IIOCalls.refill(buffer, channel: channel.channel, into: codes, operation: operation)
-        for index in 0..<samplesPerBlock { block[index] = channel.format.volts(forCode: Int(codes[index])) }
+        for index in 0..<samplesPerBlock { block[index] = channel.volts(forStored: codes[index]) }
     }
 
     func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
         let operation = pushOperation
         let buffer = try openBuffer(count: block.count, operation: operation)
-        for index in 0..<samplesPerBlock { codes[index] = UInt16(channel.format.code(forVolts: block[index])) }
+        for index in 0..<samplesPerBlock { codes[index] = UInt16(truncatingIfNeeded: channel.code(forVolts: block[index])) }
         try IIOCalls.push(buffer, channel: channel.channel, codes: UnsafeBufferPointer(codes), operation: operation)
+    }
+
+    func cancel() {
+        if let open = buffer { IIOCalls.cancel(open) }
     }
 
     func close() {
@@ -107,26 +145,81 @@ final class IIOBlockBuffer: AnalogInputStream, AnalogOutputStream, CyclicOutput 
 /// The ADC of a board file, through libiio: one input channel streamed in blocks.
 final class IIOADC: AnalogInput {
     let channel: IIOChannel
+    let sampleRate: Hertz
+    /// The trigger device that clocks the buffer, looked up when the board opens.
+    let trigger: OpaquePointer?
+    let triggerName: String?
     var format: ConverterFormat { channel.format }
 
-    init(context: IIOContextHandle, converter: BoardDescription.Converter) throws(DeviceError) {
+    init(context: IIOContextHandle, converter: BoardDescription.Converter, sampleRate: Hertz) throws(DeviceError) {
         channel = try IIOChannel(context: context, converter: converter, output: false)
+        self.sampleRate = sampleRate
+        triggerName = converter.trigger
+        trigger = try converter.trigger.map { name throws(DeviceError) in
+            let device = try IIOCalls.device(context.pointer, named: name)
+            guard IIOCalls.isTrigger(device) else {
+                throw DeviceError(
+                    .invalidRequest, operation: "find the trigger \"\(name)\" of ADC \"\(converter.device)\"",
+                    detail: "\"\(name)\" is an IIO device but not a trigger")
+            }
+            return device
+        }
     }
 
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogInputStream {
-        try channel.openBuffer(samples: samplesPerBlock)
+        try setSampleClock()
+        return try channel.openBuffer(samples: samplesPerBlock)
+    }
+
+    /// Clocks the ADC at the board's rate before its buffer opens: the trigger's
+    /// `sampling_frequency` and the device's trigger when the board file names one (an
+    /// hrtimer trigger for an SPI converter: one interrupt a sample), and the device's own
+    /// `sampling_frequency` when it has one. Each is written only when it differs and is read
+    /// back: a driver that rounds the rate by more than 0.5 % is an error naming both.
+    func setSampleClock() throws(DeviceError) {
+        if let trigger, let triggerName {
+            try IIOADC.setRate(sampleRate, of: trigger, named: "trigger \"\(triggerName)\"")
+            try IIOCalls.setTrigger(
+                channel.device, trigger, operation: "clock ADC \"\(channel.name)\" from trigger \"\(triggerName)\"")
+        }
+        if IIOCalls.hasAttribute(channel.device, "sampling_frequency") {
+            try IIOADC.setRate(sampleRate, of: channel.device, named: "ADC \"\(channel.name)\"")
+        }
+    }
+
+    private static func setRate(_ rate: Hertz, of device: OpaquePointer, named name: String) throws(DeviceError) {
+        let operation = "set the sampling_frequency of \(name) to \(rate.value) Hz"
+        func current() throws(DeviceError) -> Double {
+            let text = try IIOCalls.readAttribute(device, channel: nil, attribute: "sampling_frequency", operation: operation)
+            guard let value = Double(text.trimmingWhitespace) else {
+                throw DeviceError(.ioFailure, operation: operation, detail: "read \"\(text.prefix(40))\", expected a number")
+            }
+            return value
+        }
+        func close(_ value: Double) -> Bool { abs(value - rate.value) <= 0.005 * rate.value }
+        if close(try current()) { return }
+        try IIOCalls.writeAttribute(
+            device, channel: nil, attribute: "sampling_frequency", value: "\(Int(rate.value.rounded()))", operation: operation)
+        let actual = try current()
+        guard close(actual) else {
+            throw DeviceError(
+                .invalidRequest, operation: operation,
+                detail: "the driver set \(actual) Hz; give sample_rate_hz a rate it supports")
+        }
     }
 
     /// The channel's `raw` attribute: one conversion by the driver.
     func readOnce() throws(DeviceError) -> Volts {
         let operation = "read ADC \"\(channel.name)\" raw"
         let text = try IIOCalls.readAttribute(channel.device, channel: channel.channel, attribute: "raw", operation: operation)
-        guard let code = Int(text.trimmingWhitespace), code >= 0, code <= format.maximumCode else {
+        let lowest = channel.signed ? -(format.codeCount / 2) : 0
+        let highest = channel.signed ? format.codeCount / 2 - 1 : format.maximumCode
+        guard let code = Int(text.trimmingWhitespace), code >= lowest, code <= highest else {
             throw DeviceError(
                 .ioFailure, errno: .ioError, operation: operation,
-                detail: "found \"\(text.prefix(40))\", expected a code from 0 to \(format.maximumCode)")
+                detail: "found \"\(text.prefix(40))\", expected a code from \(lowest) to \(highest)")
         }
-        return format.volts(forCode: code)
+        return channel.volts(forStored: UInt16(truncatingIfNeeded: code))
     }
 }
 
@@ -134,20 +227,38 @@ final class IIOADC: AnalogInput {
 /// blocks streamed through an output buffer.
 final class IIODAC: AnalogOutput {
     let channel: IIOChannel
+    let stream: BoardDescription.Converter.Stream
+    let sampleRate: Hertz
+    /// The open raw stream, stopped before `hold` writes: its thread must not write after.
+    private weak var rawStream: PacedRawDACStream?
     var format: ConverterFormat { channel.format }
 
-    init(context: IIOContextHandle, converter: BoardDescription.Converter) throws(DeviceError) {
+    init(context: IIOContextHandle, converter: BoardDescription.Converter, sampleRate: Hertz) throws(DeviceError) {
         channel = try IIOChannel(context: context, converter: converter, output: true)
+        stream = converter.stream
+        self.sampleRate = sampleRate
+        if stream == .raw, !context.uri.hasPrefix("local:") {
+            throw DeviceError(
+                .invalidRequest, operation: "open DAC \"\(converter.device)\" with stream: raw",
+                detail: "a raw stream writes the kernel's sysfs file, so the board's uri must be local:, found \(context.uri)")
+        }
     }
 
     func hold(_ level: Volts) throws(DeviceError) {
+        rawStream?.halt()
         try IIOCalls.writeAttribute(
-            channel.device, channel: channel.channel, attribute: "raw", value: "\(format.code(forVolts: level))",
+            channel.device, channel: channel.channel, attribute: "raw", value: "\(channel.code(forVolts: level))",
             operation: "hold DAC \"\(channel.name)\" at \(level)")
     }
 
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream {
-        try channel.openBuffer(samples: samplesPerBlock)
+        guard stream == .raw else { return try channel.openBuffer(samples: samplesPerBlock) }
+        let opened = try PacedRawDACStream(
+            channel: channel, path: IIOCalls.sysfsPath(channel.device, channel.channel, attribute: "raw"),
+            samplesPerBlock: samplesPerBlock, sampleRate: sampleRate,
+            capacityBlocks: PacedRawDACStream.queuedBlocks)
+        rawStream = opened
+        return opened
     }
 
     func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput {
@@ -223,8 +334,8 @@ public enum IIOBoard {
                 context: context, device: routed.device, attribute: routed.attribute, activeLow: line.activeLow)
         }
         let board = Board(
-            wiring: wiring, dac: try IIODAC(context: context, converter: wiring.dac),
-            adc: try IIOADC(context: context, converter: wiring.adc),
+            wiring: wiring, dac: try IIODAC(context: context, converter: wiring.dac, sampleRate: wiring.sampleRate),
+            adc: try IIOADC(context: context, converter: wiring.adc, sampleRate: wiring.sampleRate),
             ampEnable: try line("amp_enable", wiring.gpio.ampEnable, output: true),
             loopClose: try line("loop_close", wiring.gpio.loopClose, output: true),
             trigger: try line("trigger", wiring.gpio.trigger, output: true),
@@ -235,6 +346,9 @@ public enum IIOBoard {
         try board.enterSafeState()
         return board
     }
+
+    /// The GPIO chips and lines of this machine (for `ringlab info`).
+    public static func gpioChips() -> [GPIOChipInventory] { GPIODCalls.describeChips() }
 
     /// Devices, channels and attributes of the context at `uri` (for `ringlab info`).
     public static func describe(uri: String) throws(DeviceError) -> [(

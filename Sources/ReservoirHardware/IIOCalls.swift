@@ -90,6 +90,10 @@ enum IIOCalls {
 
     static func destroyBuffer(_ buffer: OpaquePointer) { iio_buffer_destroy(buffer) }
 
+    /// Wakes a refill or push blocked on `buffer` in another thread (`iio_buffer_cancel`: it
+    /// returns -EBADF); the buffer can only be destroyed after.
+    static func cancel(_ buffer: OpaquePointer) { iio_buffer_cancel(buffer) }
+
     /// Refills `buffer`; its samples as u16 codes of `channel` into `codes`.
     static func refill(
         _ buffer: OpaquePointer, channel: OpaquePointer, into codes: UnsafeMutableBufferPointer<UInt16>,
@@ -103,8 +107,10 @@ enum IIOCalls {
         }
         let end = iio_buffer_end(buffer)!
         var index = 0
+        // iio_channel_convert applies the channel's byte order, shift and sign (a big-endian
+        // `be:u12/16>>0` SPI ADC and the twin's `le:u16/16` alike) into 16 bits of storage.
         while pointer < end, index < codes.count {
-            codes[index] = UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self))
+            withUnsafeMutableBytes(of: &codes[index]) { iio_channel_convert(channel, $0.baseAddress!, pointer) }
             pointer += step
             index += 1
         }
@@ -128,6 +134,42 @@ enum IIOCalls {
         }
         let result = iio_buffer_push(buffer)
         if result < 0 { throw error(result, operation, "push") }
+    }
+
+    /// How a channel's samples are stored (`iio_channel_get_data_format`): bytes per sample,
+    /// valid bits and sign.
+    static func sampleFormat(_ channel: OpaquePointer) -> (storageBytes: Int, bits: Int, signed: Bool) {
+        guard let format = iio_channel_get_data_format(channel)?.pointee else { return (0, 0, false) }
+        return (Int(format.length) / 8 * Int(max(format.repeat, 1)), Int(format.bits), format.is_signed)
+    }
+
+    /// A channel attribute's number, or nil when the channel has no such attribute (the
+    /// kernel's `scale` and `offset` are optional).
+    static func number(_ channel: OpaquePointer, attribute: String) -> Double? {
+        guard iio_channel_find_attr(channel, attribute) != nil else { return nil }
+        var value = 0.0
+        return iio_channel_attr_read_double(channel, attribute, &value) == 0 ? value : nil
+    }
+
+    /// Whether `device` has the device attribute `attribute`.
+    static func hasAttribute(_ device: OpaquePointer, _ attribute: String) -> Bool {
+        iio_device_find_attr(device, attribute) != nil
+    }
+
+    /// Clocks `device`'s buffer from `trigger` (a trigger device of the same context).
+    static func setTrigger(_ device: OpaquePointer, _ trigger: OpaquePointer, operation: String) throws(DeviceError) {
+        let result = iio_device_set_trigger(device, trigger)
+        if result < 0 { throw error(Int(result), operation, "set the trigger") }
+    }
+
+    static func isTrigger(_ device: OpaquePointer) -> Bool { iio_device_is_trigger(device) }
+
+    /// The sysfs file of a channel attribute in a local context
+    /// (`/sys/bus/iio/devices/iio:device0/out_voltage0_raw`).
+    static func sysfsPath(_ device: OpaquePointer, _ channel: OpaquePointer, attribute: String) -> String {
+        let id = iio_device_get_id(device).map { String(cString: $0) } ?? "?"
+        let file = iio_channel_attr_get_filename(channel, attribute).map { String(cString: $0) } ?? attribute
+        return "/sys/bus/iio/devices/\(id)/\(file)"
     }
 
     static func writeAttribute(

@@ -85,7 +85,43 @@ public enum TrainJobs {
         try folder?.saveRecord(setup.identity, named: "board.json")
         let run = TrainingRun(
             model: try setup.model(task: task, settings: settings), plan: settings.plan, directory: folder)
-        return try run.run(progress: progress)
+        return try runRecoveringNetworkFaults(run, backend: setup.identity.backend, folder: folder, progress: progress)
+    }
+
+    /// How many times a ring run on a network board (an `ip:` URI) reconnects and resumes
+    /// from its last checkpoint after a stream fault before the fault ends it.
+    public static let networkResumeAttempts = 3
+
+    /// Runs `run`; when a stream fault on a network board stops it (the connection dropped,
+    /// a refill failed or timed out, the watchdog fired: the loop has driven the board safe
+    /// first), opens a new context and resumes from the run's last checkpoint, at most
+    /// `networkResumeAttempts` times. A run without a folder has no checkpoint and stops.
+    /// The resumed stream starts afresh, so nothing continues on a misaligned stream.
+    static func runRecoveringNetworkFaults(
+        _ run: TrainingRun<RingModel>, backend: String, folder: RunDirectory?, progress: (TrainingProgress) -> Void
+    ) throws -> TrainingSummary {
+        var run = run
+        var attempts = 0
+        while true {
+            do { return try run.run(progress: progress) } catch let stopped as LoopStopped {
+                let streamFault = stopped.reason.name == "io-error" || stopped.reason.name == "watchdog"
+                guard streamFault, backend.hasPrefix("iio:ip:"), let folder, attempts < networkResumeAttempts else {
+                    throw stopped
+                }
+                attempts += 1
+                FileHandle.standardError.write(
+                    Data(
+                        "train: stream fault on the network board (\(stopped)); reconnecting and resuming \(folder.path) from its last checkpoint (attempt \(attempts) of \(networkResumeAttempts))\n"
+                            .utf8))
+                let configuration = try RunConfiguration.load(from: folder)
+                guard var settings = configuration.ring else { throw stopped }
+                let setup = try ringLoop(for: &settings, chooseFeedback: false, feedback: nil)
+                run = TrainingRun(
+                    model: try setup.model(task: try ringTask(settings), settings: settings), plan: settings.plan,
+                    directory: try RunDirectory(resuming: folder.path))
+                try run.resume()
+            }
+        }
     }
 
     /// Continues the run in `path` from its last checkpoint, whichever model it trains.
@@ -115,7 +151,7 @@ public enum TrainJobs {
             model: try setup.model(task: try ringTask(settings), settings: settings), plan: settings.plan,
             directory: folder)
         try run.resume()
-        return try run.run(progress: progress)
+        return try runRecoveringNetworkFaults(run, backend: setup.identity.backend, folder: folder, progress: progress)
     }
 
     /// The split an MLP trains and evaluates on: the task's, or its validation split.

@@ -57,7 +57,16 @@ struct TwinServe: ParsableCommand {
     @Option(name: .customLong("max-connections"), parsing: .unconditional, help: "Connections at once, 2 to 1024 (default 32).")
     var maximumConnections = 32
 
+    @Option(
+        name: .long,
+        help:
+            "Network faults to inject on purpose, comma-separated: stall@T (the streaming connection stops answering after T s of samples served), drop@T (it is closed), slow@RATE (samples served at RATE × the sample rate, 0 < RATE < 1).")
+    var inject: String?
+
     func validate() throws {
+        if let inject {
+            do { _ = try NetworkFault.list(parsing: inject) } catch { throw ValidationError("--inject: \(error)") }
+        }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535; found \(port)") }
         guard (1...600_000).contains(deadManMilliseconds) else {
             throw ValidationError("--dead-man-ms must be 1 to 600000; found \(deadManMilliseconds)")
@@ -96,6 +105,7 @@ struct TwinServe: ParsableCommand {
                     paced: paced, sampleRate: device.sampleRate, deadMan: .milliseconds(deadManMilliseconds)))
             options.idleTimeout = .seconds(idleTimeoutSeconds)
             options.maximumConnections = maximumConnections
+            options.faults = try inject.map { text throws(NetworkFaultError) in try NetworkFault.list(parsing: text) } ?? []
             let server = IIODServer(board: device, options: options)
             server.log = { line in FileHandle.standardError.write(Data("twin serve: \(line)\n".utf8)) }
             if !Self.isLoopback(bind) {

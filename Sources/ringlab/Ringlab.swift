@@ -19,6 +19,7 @@ struct Ringlab: ParsableCommand {
     /// served board drives itself safe at once (docs/drive-loop.md, Safety layers).
     static func main() {
         RealtimeThread.unblockInheritedSignals()
+        RealtimeThread.ignoreBrokenPipe()
         RealtimeThread.installCrashSocketShutdown()
         do {
             var command = try parseAsRoot()

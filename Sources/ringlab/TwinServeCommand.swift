@@ -14,7 +14,7 @@ struct TwinServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the twin over the libiio network protocol (iiod; see ringlab-iiod --help).")
 
-    @Argument(parsing: .captureForPassthrough, help: "--port, --bind, --board, --twin, --seed, --randomize, --paced")
+    @Argument(parsing: .captureForPassthrough, help: "--port, --bind, --board, --twin, --seed, --randomize, --paced, --inject")
     var arguments: [String] = []
 
     func run() throws {

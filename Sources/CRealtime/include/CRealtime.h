@@ -28,6 +28,8 @@ int rt_install_stop_signal_handlers(void);
 /// Empties the calling thread's signal mask (the threads it starts inherit it). 0 or -error.
 int rt_unblock_all_signals(void);
 
+int rt_ignore_broken_pipe(void);
+
 /// The first SIGINT/SIGTERM received since installation or the last clear, or 0.
 int rt_pending_stop_signal(void);
 

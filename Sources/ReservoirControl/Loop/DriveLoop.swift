@@ -93,7 +93,10 @@ public final class DriveLoop {
         stateRing = .allocate(capacity: stateSlots * settings.nodes)
         stateRing.initialize(repeating: 0.5)
         let adc = board.adc.format
-        monitor = SafetyMonitor(limits: SafetyLimits(), overRangeVolts: adc.volts(forCode: adc.maximumCode).value)
+        var limits = SafetyLimits()
+        if let stuck = board.wiring.adcStuckPeriods { limits.stuckPeriods = stuck == 0 ? Int.max : stuck }
+        self.limits = limits
+        monitor = SafetyMonitor(limits: limits, overRangeVolts: adc.volts(forCode: adc.maximumCode).value)
         let point = settings.operatingPoint
         driveMap = DriveMap(biasVolts: point.biasVolts, spanVolts: point.spanVolts, range: board.wiring.driveRange)
         let period = board.sampleRate.duration(of: SampleCount(samplesPerPeriod))
@@ -279,6 +282,7 @@ public final class DriveLoop {
             throw stop(.ioError("\(error)"))
         }
         session = Session(output: output, input: input, start: board.clock.now().nanoseconds)
+        watchdog.watch(input: input, output: output)
         for index in driveBlock.indices { driveBlock[index] = settings.operatingPoint.biasVolts }
         do {
             for _ in 0..<ReservoirSettings.blocksAhead {
@@ -294,6 +298,7 @@ public final class DriveLoop {
 
     func closeStreams() {
         guard let open = session else { return }
+        watchdog.watch(input: nil, output: nil)
         open.output.close()
         open.input.close()
         session = nil
