@@ -9,7 +9,7 @@ SWIFT ?= swift
 BUILD_FLAGS := -c release --explicit-target-dependency-import-check error
 RINGLAB := .build/release/ringlab
 
-.PHONY: all deps build demo test data-check bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check fuzz-box bench-box install clean
+.PHONY: all deps build demo test data-check bench fuzz fuzz-build fuzz-replay fuzz-net bench-iiod box-check fuzz-box bench-box install clean hil hil-short
 
 all: build
 
@@ -30,6 +30,25 @@ test: deps
 	$(MAKE) data-check
 	$(MAKE) fuzz-replay
 	$(MAKE) box-check
+	$(MAKE) hil-short
+
+# The hardware path on a real Linux kernel (tools/hil, docs/linux-io.md): builds the kernel from
+# Debian's linux-source-6.12 once (7 minutes on 2 idle cores; cached under ~/.cache/ringlab-hil),
+# boots it in qemu with the release ringlab and runs the VM's tests (about a minute under TCG).
+hil: build
+	./tools/install-deps.sh hil
+	python3 tools/hil/run.py
+
+# make test's short version of make hil: what needs no kernel — the initramfs packs (every
+# library ringlab loads is found), the VM's scripts parse under busybox sh — and the VM's tests
+# themselves when this machine has built the kernel of this configuration before (a fresh CI
+# machine would spend 7 or more minutes of its test budget on the kernel build).
+hil-short: build
+	@if ./tools/install-deps.sh hil-short; then \
+		mkdir -p test-artifacts/hil && ./tools/hil/make-initramfs.sh test-artifacts/hil/initramfs.cpio && \
+		busybox sh -n tools/hil/init && busybox sh -n tools/hil/vm-tests.sh && \
+		python3 tools/hil/run.py --cached-only; \
+	else echo "hil: cannot install the VM's packages here; make hil needs them"; exit 1; fi
 
 # The committed MNIST-1D files are what the generator writes (the mnist1d package from PyPI,
 # installed by the script if missing).

@@ -7,6 +7,15 @@ set -euo pipefail
 # a real browser (chromium, chromium-driver, python3-selenium) and an HTTP load generator (wrk).
 packages=(pkg-config libiio-dev libiio-utils libgpiod-dev libopenblas-dev rt-tests
           libsqlite3-dev libjs-chart.js chromium chromium-driver python3-selenium wrk)
+# `install-deps.sh hil`: what `make hil` adds — the kernel's source and build tools, qemu,
+# a static busybox and cpio for the initramfs.
+# `install-deps.sh hil-short`: what make test's short version needs (the initramfs only).
+if [ "${1:-}" = hil ]; then
+  packages=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev xz-utils cpio file
+            qemu-system-x86 busybox-static)
+elif [ "${1:-}" = hil-short ]; then
+  packages=(busybox-static cpio file)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

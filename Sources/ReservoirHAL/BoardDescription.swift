@@ -26,8 +26,20 @@ public struct BoardDescription: Sendable {
         /// by a thread of ringlab's (`raw`): for drivers with no output buffer, at low rates
         /// only (docs/linux-io.md).
         public var stream: Stream = .buffer
+        /// IIO device attributes written, in file order, before a stream opens and read back
+        /// (`device_attributes: {sampling_frequency: 100000000, oversampling_ratio: 500}`): a
+        /// converter whose rate is a clock divided down. Without `sampling_frequency` here,
+        /// ringlab writes the board's sample rate to a device that has the attribute.
+        public var deviceAttributes: [(name: String, value: String)] = []
 
         public enum Stream: String, Sendable, Equatable { case buffer, raw }
+
+        public static func == (left: Converter, right: Converter) -> Bool {
+            left.device == right.device && left.channel == right.channel && left.format == right.format
+                && left.trigger == right.trigger && left.stream == right.stream
+                && left.deviceAttributes.map(\.name) == right.deviceAttributes.map(\.name)
+                && left.deviceAttributes.map(\.value) == right.deviceAttributes.map(\.value)
+        }
     }
 
     /// One GPIO line: chip, offset and polarity — or, routed through IIO, an attribute of an
@@ -158,7 +170,7 @@ public struct BoardDescription: Sendable {
         sampleRate = Hertz(try top.double("sample_rate_hz", in: 1...1e9))
 
         let dacFields = try top.mapping("dac")
-        dac = try Self.converter(dacFields)
+        dac = try Self.converter(dacFields, sampleRate: sampleRate.value)
         dac.stream = Converter.Stream(rawValue: try dacFields.choice("stream", from: ["buffer", "raw"], default: "buffer"))!
         let reference = dac.format.reference.value
         let minimum = try dacFields.double("min_volts", in: 0...reference)
@@ -173,7 +185,7 @@ public struct BoardDescription: Sendable {
         driveRange = Volts(minimum)...Volts(maximum)
 
         let adcFields = try top.mapping("adc")
-        adc = try Self.converter(adcFields)
+        adc = try Self.converter(adcFields, sampleRate: sampleRate.value)
         adc.trigger = try adcFields.optionalString("trigger")
         adcStuckPeriods = try adcFields.optionalNode("stuck_periods") == nil ? nil : adcFields.int("stuck_periods", in: 0...1_000_000)
         try adcFields.rejectUnknownFields()
@@ -202,12 +214,41 @@ public struct BoardDescription: Sendable {
         try top.rejectUnknownFields()
     }
 
-    private static func converter(_ fields: ConfigMapping) throws(ConfigError) -> Converter {
+    private static func converter(_ fields: ConfigMapping, sampleRate: Double) throws(ConfigError) -> Converter {
         let bits = try fields.int("bits", in: 1...32)
         let reference = try fields.double("reference_volts", in: 0.001...100)
-        return Converter(
+        var converter = Converter(
             device: try fields.string("device"), channel: try fields.string("channel"),
             format: ConverterFormat(bits: bits, reference: Volts(reference)))
+        guard let attributes = try fields.optionalMapping("device_attributes") else { return converter }
+        for name in attributes.keys {
+            let value = try attributes.string(name)
+            let nameIsPlain = (1...64).contains(name.utf8.count)
+                && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+            guard nameIsPlain else {
+                throw attributes.inconsistency(name, found: "\"\(name)\"", expected: "an attribute name of a-z, 0-9 and _")
+            }
+            guard value.utf8.count <= 64, !value.contains("\n") else {
+                throw attributes.inconsistency(name, found: "\"\(value.prefix(40))\"", expected: "one line of at most 64 characters")
+            }
+            converter.deviceAttributes.append((name, value))
+        }
+        // A rate divided down must land on the board's sample rate.
+        let named = Dictionary(converter.deviceAttributes, uniquingKeysWith: { _, last in last })
+        if let text = named["sampling_frequency"] {
+            guard let frequency = Double(text), frequency > 0 else {
+                throw attributes.inconsistency("sampling_frequency", found: "\"\(text)\"", expected: "a rate in Hz")
+            }
+            let ratio = named["oversampling_ratio"].flatMap(Double.init) ?? 1
+            let effective = frequency / max(ratio, 1)
+            guard abs(effective - sampleRate) <= 1e-3 * sampleRate else {
+                throw attributes.inconsistency(
+                    "sampling_frequency",
+                    found: "\(text) Hz / oversampling_ratio \(named["oversampling_ratio"] ?? "1") = \(effective) Hz",
+                    expected: "sample_rate_hz (\(sampleRate) Hz) after oversampling")
+            }
+        }
+        return converter
     }
 
     private static func line(_ fields: ConfigMapping) throws(ConfigError) -> Line {

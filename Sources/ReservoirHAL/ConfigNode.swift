@@ -115,6 +115,9 @@ public final class ConfigMapping {
         self.entries = entries
     }
 
+    /// The mapping's keys, in file order (for mappings whose keys are data, not fields).
+    public var keys: [String] { entries.map(\.key) }
+
     /// The dotted path of `key` inside this mapping.
     public func fieldPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

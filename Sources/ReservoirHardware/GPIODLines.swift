@@ -11,18 +11,24 @@ final class GPIODLine: DigitalOutputLine, DigitalInputLine {
     /// first) or an input watched for edges.
     init(role: String, wiring: BoardDescription.Line, output: Bool) throws(DeviceError) {
         self.role = role
-        chip = try GPIODCalls.openChip(wiring.chip)
+        let chip = try GPIODCalls.openChip(wiring.chip)
+        // Everything that can fail happens before the stored properties are set: a throw
+        // after them would run deinit as well as this cleanup, closing the chip twice (a
+        // line held by another process did exactly that, in the VM of `make hil`).
         do {
-            if let name = wiring.lineName {
-                line = try GPIODCalls.line(chip, named: name, chipName: wiring.chip)
-            } else {
-                line = try GPIODCalls.line(chip, offset: wiring.offset, chipName: wiring.chip)
-            }
+            let line =
+                if let name = wiring.lineName {
+                    try GPIODCalls.line(chip, named: name, chipName: wiring.chip)
+                } else {
+                    try GPIODCalls.line(chip, offset: wiring.offset, chipName: wiring.chip)
+                }
             if output {
                 try GPIODCalls.requestOutput(line, activeLow: wiring.activeLow, asserted: false, role: role)
             } else {
                 try GPIODCalls.requestInput(line, activeLow: wiring.activeLow, role: role)
             }
+            self.chip = chip
+            self.line = line
         } catch {
             GPIODCalls.closeChip(chip)
             throw error

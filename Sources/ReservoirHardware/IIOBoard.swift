@@ -32,6 +32,8 @@ final class IIOChannel {
     let kernelScale: (offset: Double, voltsPerCode: Double)?
     /// Whether stored codes are two's complement (a bipolar converter).
     let signed: Bool
+    /// The board file's device attributes for a stream (`device_attributes:`).
+    let deviceAttributes: [(name: String, value: String)]
 
     init(context: IIOContextHandle, converter: BoardDescription.Converter, output: Bool) throws(DeviceError) {
         self.context = context
@@ -40,6 +42,7 @@ final class IIOChannel {
         name = converter.device
         format = converter.format
         self.output = output
+        deviceAttributes = converter.deviceAttributes
         let found = channel
         kernelScale = IIOCalls.number(found, attribute: "scale").flatMap { millivolts in
             millivolts > 0 ? (IIOCalls.number(found, attribute: "offset") ?? 0, millivolts / 1000) : nil
@@ -63,6 +66,46 @@ final class IIOChannel {
         return Int(min(max(code, 0), Double(format.maximumCode)))
     }
 
+    /// Before a stream opens: the board file's device attributes in file order; without a
+    /// `sampling_frequency` among them, the board's rate to a device that has the attribute.
+    /// Each is written only when it differs and is read back: a driver that rounds a rate by
+    /// more than 0.5 % (or keeps another text) is an error naming both values.
+    func configureForStream(sampleRate: Hertz) throws(DeviceError) {
+        let label = "\(output ? "DAC" : "ADC") \"\(name)\""
+        for attribute in deviceAttributes {
+            try Self.ensure(attribute.name, is: attribute.value, of: device, named: label)
+        }
+        if !deviceAttributes.contains(where: { $0.name == "sampling_frequency" }),
+            IIOCalls.hasAttribute(device, "sampling_frequency")
+        {
+            try Self.ensure("sampling_frequency", is: "\(Int(sampleRate.value.rounded()))", of: device, named: label)
+        }
+    }
+
+    static func ensure(_ attribute: String, is wanted: String, of device: OpaquePointer, named label: String)
+        throws(DeviceError)
+    {
+        let operation = "set \(attribute) of \(label) to \(wanted)"
+        func matches(_ text: String) -> Bool {
+            let found = text.trimmingWhitespace
+            if let value = Double(found), let target = Double(wanted) {
+                return abs(value - target) <= 0.005 * max(abs(target), 1e-12)
+            }
+            return found == wanted[...]
+        }
+        func current() throws(DeviceError) -> String {
+            try IIOCalls.readAttribute(device, channel: nil, attribute: attribute, operation: operation)
+        }
+        if matches(try current()) { return }
+        try IIOCalls.writeAttribute(device, channel: nil, attribute: attribute, value: wanted, operation: operation)
+        let actual = try current()
+        guard matches(actual) else {
+            throw DeviceError(
+                .invalidRequest, operation: operation,
+                detail: "the driver kept \(actual.trimmingWhitespace); give the board file a value it supports")
+        }
+    }
+
     /// Enables the channel and creates a buffer of `samples` (libiio: one per stream; a cyclic
     /// one repeats its first push). ringlab streams 16-bit samples.
     func openBuffer(samples: Int, cyclic: Bool = false) throws(DeviceError) -> IIOBlockBuffer {
@@ -72,6 +115,13 @@ final class IIOChannel {
                 .invalidRequest, operation: "open the stream of \(output ? "DAC" : "ADC") \"\(name)\"",
                 detail: "the channel stores \(storage.storageBytes) bytes a sample, expected 2 (16-bit storage)"
                     + (storage.storageBytes == 0 ? ": it is not a scan element (no buffer)" : ""))
+        }
+        // ringlab's DAC codes are straight binary (0 … 2^bits − 1): a two's-complement DAC
+        // (the ADALM2000's) would play them as wrong levels, so it is refused, not driven.
+        guard !(output && storage.signed) else {
+            throw DeviceError(
+                .invalidRequest, operation: "open the stream of DAC \"\(name)\"",
+                detail: "the channel takes signed (two's-complement) codes; ringlab's DAC codes are straight binary")
         }
         IIOCalls.enable(channel)
         let buffer = try IIOCalls.createBuffer(
@@ -173,39 +223,17 @@ final class IIOADC: AnalogInput {
 
     /// Clocks the ADC at the board's rate before its buffer opens: the trigger's
     /// `sampling_frequency` and the device's trigger when the board file names one (an
-    /// hrtimer trigger for an SPI converter: one interrupt a sample), and the device's own
-    /// `sampling_frequency` when it has one. Each is written only when it differs and is read
-    /// back: a driver that rounds the rate by more than 0.5 % is an error naming both.
+    /// hrtimer trigger for an SPI converter: one interrupt a sample), then the device's own
+    /// attributes (`IIOChannel.configureForStream`).
     func setSampleClock() throws(DeviceError) {
         if let trigger, let triggerName {
-            try IIOADC.setRate(sampleRate, of: trigger, named: "trigger \"\(triggerName)\"")
+            try IIOChannel.ensure(
+                "sampling_frequency", is: "\(Int(sampleRate.value.rounded()))", of: trigger,
+                named: "trigger \"\(triggerName)\"")
             try IIOCalls.setTrigger(
                 channel.device, trigger, operation: "clock ADC \"\(channel.name)\" from trigger \"\(triggerName)\"")
         }
-        if IIOCalls.hasAttribute(channel.device, "sampling_frequency") {
-            try IIOADC.setRate(sampleRate, of: channel.device, named: "ADC \"\(channel.name)\"")
-        }
-    }
-
-    private static func setRate(_ rate: Hertz, of device: OpaquePointer, named name: String) throws(DeviceError) {
-        let operation = "set the sampling_frequency of \(name) to \(rate.value) Hz"
-        func current() throws(DeviceError) -> Double {
-            let text = try IIOCalls.readAttribute(device, channel: nil, attribute: "sampling_frequency", operation: operation)
-            guard let value = Double(text.trimmingWhitespace) else {
-                throw DeviceError(.ioFailure, operation: operation, detail: "read \"\(text.prefix(40))\", expected a number")
-            }
-            return value
-        }
-        func close(_ value: Double) -> Bool { abs(value - rate.value) <= 0.005 * rate.value }
-        if close(try current()) { return }
-        try IIOCalls.writeAttribute(
-            device, channel: nil, attribute: "sampling_frequency", value: "\(Int(rate.value.rounded()))", operation: operation)
-        let actual = try current()
-        guard close(actual) else {
-            throw DeviceError(
-                .invalidRequest, operation: operation,
-                detail: "the driver set \(actual) Hz; give sample_rate_hz a rate it supports")
-        }
+        try channel.configureForStream(sampleRate: sampleRate)
     }
 
     /// The channel's `raw` attribute: one conversion by the driver.
@@ -252,7 +280,10 @@ final class IIODAC: AnalogOutput {
     }
 
     func openStream(samplesPerBlock: Int) throws(DeviceError) -> any AnalogOutputStream {
-        guard stream == .raw else { return try channel.openBuffer(samples: samplesPerBlock) }
+        guard stream == .raw else {
+            try channel.configureForStream(sampleRate: sampleRate)
+            return try channel.openBuffer(samples: samplesPerBlock)
+        }
         let opened = try PacedRawDACStream(
             channel: channel, path: IIOCalls.sysfsPath(channel.device, channel.channel, attribute: "raw"),
             samplesPerBlock: samplesPerBlock, sampleRate: sampleRate,
@@ -262,6 +293,7 @@ final class IIODAC: AnalogOutput {
     }
 
     func playCyclic(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) -> any CyclicOutput {
+        try channel.configureForStream(sampleRate: sampleRate)
         let buffer = try channel.openBuffer(samples: block.count, cyclic: true)
         try buffer.push(block)
         return buffer

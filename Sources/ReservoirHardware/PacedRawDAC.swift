@@ -1,5 +1,6 @@
 import CRealtime
 import ReservoirHAL
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +25,7 @@ final class PacedRawDACStream: AnalogOutputStream {
 
     let samplesPerBlock: Int
     let channel: IIOChannel
-    private let state: UnsafeMutablePointer<PacerState>
+    private let state: PacerState
     private let pushOperation: String
 
     /// Opens the sysfs file at `path` and starts the pacing thread at `sampleRate`.
@@ -43,38 +44,32 @@ final class PacedRawDACStream: AnalogOutputStream {
                 detail: "\(path): \(String(cString: strerror(number)))")
         }
         self.samplesPerBlock = samplesPerBlock
-        state = .allocate(capacity: 1)
-        state.initialize(
-            to: PacerState(
-                descriptor: descriptor, samplesPerBlock: samplesPerBlock, capacityBlocks: capacityBlocks,
-                periodNanoseconds: Int64((1e9 / sampleRate.value).rounded())))
+        state = PacerState(
+            descriptor: descriptor, samplesPerBlock: samplesPerBlock, capacityBlocks: capacityBlocks,
+            periodNanoseconds: Int64((1e9 / sampleRate.value).rounded()))
         var thread = pthread_t()
+        // The thread holds its own reference to the state until it returns.
+        let retained = Unmanaged.passRetained(state)
         let started = pthread_create(&thread, nil, { raw in
-            raw!.assumingMemoryBound(to: PacerState.self).pointee.run()
+            let state = Unmanaged<PacerState>.fromOpaque(raw!).takeRetainedValue()
+            state.run()
             return nil
-        }, state)
+        }, retained.toOpaque())
         guard started == 0 else {
-            state.pointee.release()
-            state.deinitialize(count: 1)
-            state.deallocate()
+            retained.release()
             throw DeviceError(
                 .ioFailure, errno: Errno(rawValue: started), operation: "open the raw stream of DAC \"\(name)\"",
                 detail: "cannot start the pacing thread: \(String(cString: strerror(started)))")
         }
-        state.pointee.thread = thread
+        state.thread = thread
     }
 
-    deinit {
-        close()
-        state.pointee.release()
-        state.deinitialize(count: 1)
-        state.deallocate()
-    }
+    deinit { close() }
 
     /// Samples written late by more than one sample period, and blocks the queue ran dry
     /// before (the level held meanwhile).
-    var lateWrites: Int { state.pointee.locked { $0.lateWrites } }
-    var underruns: Int { state.pointee.locked { $0.underruns } }
+    var lateWrites: Int { state.lateWrites }
+    var underruns: Int { state.underruns }
 
     /// Queues one block, converted to codes by `channel`; waits while the queue is full.
     func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
@@ -83,36 +78,52 @@ final class PacedRawDACStream: AnalogOutputStream {
                 .invalidRequest, operation: pushOperation, detail: "a block of \(block.count) samples, expected \(samplesPerBlock)")
         }
         let channel = self.channel
-        guard state.pointee.enqueue({ Int32(channel.code(forVolts: block[$0])) }) else {
+        guard state.enqueue({ Int32(channel.code(forVolts: block[$0])) }) else {
+            let failure = state.writeFailure
+            guard failure == 0 else {
+                throw DeviceError(
+                    .ioFailure, errno: Errno(rawValue: failure), operation: pushOperation,
+                    detail: "a write of the raw file failed: \(String(cString: strerror(failure)))")
+            }
             throw DeviceError(.invalidRequest, operation: pushOperation, detail: "the stream is closed")
         }
     }
 
     /// Stops the thread now, dropping what is queued: nothing it does can follow.
-    func halt() { state.pointee.stop() }
+    func halt() { state.stop() }
 
-    func close() { state.pointee.stop() }
+    func close() { state.stop() }
 
-    func cancel() { state.pointee.stop() }
+    func cancel() { state.stop() }
 }
 
-/// The pacing thread's state, shared with the stream under one mutex.
-struct PacerState {
+/// The pacing thread's state, shared with the stream without a lock: a single-producer,
+/// single-consumer ring of blocks. The loop (the producer) only advances `written`, the pacing
+/// thread only `played`, so the loop's push never waits on a lock the pacing thread holds
+/// (docs/architecture.md, convention 11). A class, not a struct behind a pointer: a mutating
+/// method may assume nobody else changes `self` while it runs (the optimizer kept a count in a
+/// register, and the thread never saw a block: found in the VM of `make hil`).
+final class PacerState: @unchecked Sendable {  // shared fields are atomics; the ring's slots are handed over by them
     let descriptor: Int32
     let samplesPerBlock: Int
     let capacityBlocks: Int
     let periodNanoseconds: Int64
     var thread: pthread_t?
-    private var mutex = pthread_mutex_t()
-    private var changed = pthread_cond_t()
     private let queue: UnsafeMutableBufferPointer<Int32>
     private let text: UnsafeMutablePointer<UInt8>
-    private var head = 0
-    private var queued = 0
-    private var stopping = false
-    private var joined = false
-    var lateWrites = 0
-    var underruns = 0
+    /// Blocks queued by the loop, and blocks played by the thread, since the stream opened.
+    private let written = Atomic<Int>(0)
+    private let played = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let joined = Atomic<Bool>(false)
+    /// Set by the thread as it returns: after it, no write of the thread's can follow.
+    private let finished = Atomic<Bool>(false)
+    private let lateWriteCount = Atomic<Int>(0)
+    private let underrunCount = Atomic<Int>(0)
+    /// The errno of the first write that failed (the thread stops there), 0 while none has.
+    private let failure = Atomic<Int32>(0)
+    /// How long a side waits before looking again when the ring is full or empty.
+    private static let pollNanoseconds: Int64 = 100_000
 
     init(descriptor: Int32, samplesPerBlock: Int, capacityBlocks: Int, periodNanoseconds: Int64) {
         self.descriptor = descriptor
@@ -122,93 +133,85 @@ struct PacerState {
         queue = .allocate(capacity: samplesPerBlock * capacityBlocks)
         queue.initialize(repeating: 0)
         text = .allocate(capacity: 16)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&changed, nil)
     }
 
-    mutating func release() {
+    deinit {
         _ = Glibc.close(descriptor)
         queue.deallocate()
         text.deallocate()
-        pthread_mutex_destroy(&mutex)
-        pthread_cond_destroy(&changed)
     }
 
-    mutating func locked<T>(_ body: (inout PacerState) -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body(&self)
-    }
+    var lateWrites: Int { lateWriteCount.load(ordering: .relaxed) }
+    var underruns: Int { underrunCount.load(ordering: .relaxed) }
+    var writeFailure: Int32 { failure.load(ordering: .acquiring) }
 
-    mutating func enqueue(_ codes: (Int) -> Int32) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while queued == capacityBlocks && !stopping { pthread_cond_wait(&changed, &mutex) }
-        guard !stopping else { return false }
-        let base = ((head + queued) % capacityBlocks) * samplesPerBlock
+    /// Queues a block of `codes`; waits (polling) while the ring is full. False once stopped.
+    func enqueue(_ codes: (Int) -> Int32) -> Bool {
+        let next = written.load(ordering: .relaxed)
+        while next - played.load(ordering: .acquiring) == capacityBlocks {
+            if stopping.load(ordering: .acquiring) { return false }
+            _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + Self.pollNanoseconds)
+        }
+        if stopping.load(ordering: .acquiring) { return false }
+        let base = (next % capacityBlocks) * samplesPerBlock
         for index in 0..<samplesPerBlock { queue[base + index] = codes(index) }
-        queued += 1
-        pthread_cond_broadcast(&changed)
+        written.store(next + 1, ordering: .releasing)
         return true
     }
 
-    /// Stops and joins the thread (once; later calls return at once).
-    mutating func stop() {
-        pthread_mutex_lock(&mutex)
-        stopping = true
-        pthread_cond_broadcast(&changed)
-        let thread = joined ? nil : self.thread
-        joined = true
-        pthread_mutex_unlock(&mutex)
-        if let thread { pthread_join(thread, nil) }
+    /// Stops the thread and returns once it has ended, whoever calls (the watchdog's `hold` and
+    /// the loop's `close` may race): a write in flight lands before any caller goes on to write
+    /// the safe level. The first caller joins the thread; another waits for it to finish.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        guard let thread else { return }
+        if !joined.exchange(true, ordering: .acquiringAndReleasing) {
+            pthread_join(thread, nil)
+            return
+        }
+        while !finished.load(ordering: .acquiring) {
+            _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + Self.pollNanoseconds)
+        }
     }
 
     /// The thread: waits for the first block, then writes a sample's code when it differs from
-    /// the last written, sleeping to each sample's deadline.
-    mutating func run() {
+    /// the last written, sleeping to each sample's deadline. An empty ring holds the level.
+    func run() {
+        defer { finished.store(true, ordering: .releasing) }
         var lastCode: Int32 = -1
         var deadline: Int64 = 0
-        while true {
-            pthread_mutex_lock(&mutex)
-            while queued == 0 && !stopping {
-                if deadline != 0 { underruns += 1 }
-                pthread_cond_wait(&changed, &mutex)
+        var next = 0
+        while !stopping.load(ordering: .acquiring) {
+            guard written.load(ordering: .acquiring) > next else {
+                if deadline != 0 { underrunCount.add(1, ordering: .relaxed) }
+                _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + Self.pollNanoseconds)
+                continue
             }
-            if stopping {
-                pthread_mutex_unlock(&mutex)
-                return
-            }
-            let base = head * samplesPerBlock
-            pthread_mutex_unlock(&mutex)
             if deadline == 0 { deadline = rt_monotonic_nanoseconds() }
-            var late = 0
+            let base = (next % capacityBlocks) * samplesPerBlock
             for index in 0..<samplesPerBlock {
                 let code = queue[base + index]
                 _ = rt_sleep_until_monotonic_nanoseconds(deadline)
                 if code != lastCode {
-                    // A stop between the check and the write would let one stale code follow
-                    // the safe state's: the check and the write happen under the mutex.
-                    pthread_mutex_lock(&mutex)
-                    let halted = stopping
-                    if !halted { write(code) }
-                    pthread_mutex_unlock(&mutex)
-                    if halted { return }
+                    if stopping.load(ordering: .acquiring) { return }
+                    guard write(code) else {
+                        failure.store(errno, ordering: .releasing)
+                        stopping.store(true, ordering: .releasing)
+                        return
+                    }
                     lastCode = code
                 }
-                if rt_monotonic_nanoseconds() - deadline > periodNanoseconds { late += 1 }
+                if rt_monotonic_nanoseconds() - deadline > periodNanoseconds { lateWriteCount.add(1, ordering: .relaxed) }
                 deadline += periodNanoseconds
             }
-            pthread_mutex_lock(&mutex)
-            lateWrites += late
-            head = (head + 1) % capacityBlocks
-            queued -= 1
-            pthread_cond_broadcast(&changed)
-            pthread_mutex_unlock(&mutex)
+            next += 1
+            played.store(next, ordering: .releasing)
         }
     }
 
-    /// `code` as decimal text into the sysfs file (one pwrite at offset 0, as sysfs expects).
-    private func write(_ code: Int32) {
+    /// `code` as decimal text into the sysfs file (one pwrite at offset 0, as sysfs expects);
+    /// false when the driver refused it (errno says why).
+    private func write(_ code: Int32) -> Bool {
         var value = max(code, 0)
         var digits = 0
         repeat {
@@ -216,6 +219,6 @@ struct PacerState {
             value /= 10
             digits += 1
         } while value > 0
-        _ = pwrite(descriptor, text + (16 - digits), digits, 0)
+        return pwrite(descriptor, text + (16 - digits), digits, 0) == digits
     }
 }

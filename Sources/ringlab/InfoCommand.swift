@@ -21,6 +21,9 @@ struct InfoCommand: ParsableCommand {
     @Option(name: .long, help: "With --board: stream this many ADC samples (1 to 65536) and print them in volts.")
     var read: Int?
 
+    @Flag(name: .customLong("check-file"), help: "With --board: validate the board file only, opening no device.")
+    var checkFile = false
+
     @Flag(name: .long, help: "Print JSON: the context's devices, the GPIO chips and, with --board, what was found.")
     var json = false
 
@@ -35,12 +38,13 @@ struct InfoCommand: ParsableCommand {
         var devices: [Device]
         var gpio_chips: [GPIOChipInventory]
         var board: String?
-        var board_found: Bool?
-        var samples_volts: [Double]?
+        var board_found: Bool? = nil
+        var samples_volts: [Double]? = nil
     }
 
     func validate() throws {
         guard (board == nil) != (uri == nil) else { throw ValidationError("give --board FILE or --uri URI") }
+        if checkFile, board == nil || read != nil { throw ValidationError("--check-file needs --board and no --read") }
         if let read {
             guard board != nil else { throw ValidationError("--read needs --board (the ADC it streams)") }
             guard (1...65_536).contains(read) else { throw ValidationError("--read must be 1 to 65536, found \(read)") }
@@ -61,6 +65,16 @@ struct InfoCommand: ParsableCommand {
                 }
                 wiring = description
                 address = boardURI
+                if checkFile {
+                    if json {
+                        try printJSON(Report(uri: boardURI, devices: [], gpio_chips: [], board: description.name))
+                        return
+                    }
+                    print(
+                        "\(board): valid board file \(description.name) (\(boardURI), \(description.sampleRate.value) Hz; DAC \(description.dac.device) \(description.dac.channel), ADC \(description.adc.device) \(description.adc.channel))"
+                    )
+                    return
+                }
             }
             let devices = try IIOBoard.describe(uri: address)
             // Opening the board looks every device, channel and line up, and leaves it safe.

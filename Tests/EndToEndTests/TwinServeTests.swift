@@ -206,6 +206,10 @@ import Testing
         .replacingOccurrences(of: "uri: \"local:\"", with: "uri: \"\(server.uri)\"")
         .replacingOccurrences(of: "device: ad5686r", with: "device: ring-dac")
         .replacingOccurrences(of: "device: ad7476a", with: "device: ring-adc")
+        // The served twin streams both converters at 200 kHz with no trigger device.
+        .replacingOccurrences(of: "sample_rate_hz: 10000", with: "sample_rate_hz: 200000")
+        .replacingOccurrences(of: "  stream: raw ", with: "  # stream: raw ")
+        .replacingOccurrences(of: "  trigger: ring_clock ", with: "  # trigger: ring_clock ")
         .replacingOccurrences(
             of: "# No operating_point",
             with: "operating_point: {bias_volts: 1.7877, span_volts: 0.15, latency_samples: 3, feedback: 2.4}\n#")

@@ -38,6 +38,57 @@ import Testing
         #expect(real.operatingPoint == nil)
     }
 
+    /// Every board file in hardware/boards validates; the VM's and the ADALM2000's carry the
+    /// hardware-path fields (trigger, raw DAC stream, stuck limit, divided-down rates).
+    @Test func everyBoardFileValidatesAndTheFrontEndFieldsAreRead() throws {
+        let folder = TwinFixtures.packageRoot + "/hardware/boards"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 5)
+        for file in files { _ = try DataFile.loadBoard(folder + "/" + file) }
+        let vm = try DataFile.loadBoard(folder + "/vm-dummy.yaml")
+        #expect(vm.adc.trigger == "ring_clock")
+        #expect(vm.dac.stream == .raw && vm.adc.stream == .buffer)
+        #expect(vm.adcStuckPeriods == 0)
+        #expect(vm.gpio.interlock.lineName == "interlock" && vm.gpio.interlock.chip == "ring-gpio")
+        let m2k = try DataFile.loadBoard(folder + "/adalm2000.yaml")
+        #expect(m2k.dac.device == "m2k-dac-a" && m2k.adc.device == "m2k-adc")
+        #expect(m2k.adc.deviceAttributes.map(\.name) == ["sampling_frequency", "oversampling_ratio"])
+        #expect(m2k.dac.deviceAttributes.map(\.value) == ["75000000", "375"])
+        #expect(m2k.sampleRate == Hertz(200_000))
+    }
+
+    /// A clock divided down to anything but the board's rate is refused, naming both.
+    @Test func aDividedRateThatMissesTheSampleRateIsNamed() throws {
+        let original = try String(
+            contentsOfFile: TwinFixtures.packageRoot + "/hardware/boards/adalm2000.yaml", encoding: .utf8)
+        let path = NSTemporaryDirectory() + "ringlab-board-\(UUID().uuidString).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for (edit, broken, field) in [
+            ("    oversampling_ratio: 500", "    oversampling_ratio: 400", "adc.device_attributes.sampling_frequency"),
+            ("    sampling_frequency: 75000000", "    sampling_frequency: 7500000", "dac.device_attributes.sampling_frequency"),
+        ] {
+            #expect(original.contains(edit + "\n"), "the fixture line must exist")
+            try original.replacingOccurrences(of: edit + "\n", with: broken + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self) { try DataFile.loadBoard(path) }
+            do { _ = try DataFile.loadBoard(path) } catch {
+                #expect(error.field == field)
+                #expect(error.expected.contains("200000.0 Hz"), "\(error)")
+            }
+        }
+        let dma = "  channel: voltage0\n  bits: 12\n  reference_volts: 10.0"
+        #expect(original.contains(dma), "the fixture lines must exist")
+        try original.replacingOccurrences(of: dma, with: "  channel: voltage0\n  stream: dma\n  bits: 12\n  reference_volts: 10.0")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try DataFile.loadBoard(path)
+            Issue.record("stream: dma loaded")
+        } catch {
+            #expect(error.field == "dac.stream")
+            #expect(error.expected.contains("\"buffer\"") && error.expected.contains("\"raw\""))
+        }
+    }
+
     /// The twin board file with `line` replaced by `replacement` (nil deletes it), written to a
     /// real temporary file; returns the error loading it gives.
     func loadingError(replacing line: String, with replacement: String?) throws -> ConfigError {
