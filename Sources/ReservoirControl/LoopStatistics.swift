@@ -4,6 +4,9 @@ import Histogram
 public struct LoopStatistics: Sendable {
     /// Periods streamed (ADC block read and the block two ahead pushed).
     public var periods = 0
+    /// When the interlock stopped the loop: from the kernel's timestamp of its edge to the
+    /// safe state's last step (nil: no interlock stop, or a line without edge timestamps).
+    public var interlockToSafeNanoseconds: Int64?
     /// Periods that drove inputs of an evaluation (no range probe, no bias between).
     public var evaluationPeriods = 0
     /// Times a session started its streams again because the host came back too late.

@@ -45,6 +45,12 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
 
     /// Whether the watchdog has fired since `start`.
     var fired: Bool { firedFlag.load(ordering: .acquiring) }
+    /// Whether the watchdog saw the interlock asserted and drove the board safe itself, and
+    /// when that was done (CLOCK_MONOTONIC ns): the loop only checks once a period.
+    var interlockFired: Bool { interlockFlag.load(ordering: .acquiring) }
+    var interlockSafeAtNanoseconds: Int64 { interlockSafeAt.load(ordering: .acquiring) }
+    private let interlockFlag = Atomic<Bool>(false)
+    private let interlockSafeAt = Atomic<Int64>(0)
 
     /// A completed period.
     @inline(__always)
@@ -62,6 +68,8 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
     func start() throws(ThreadStartFailure) {
         guard thread == nil else { return }
         firedFlag.store(false, ordering: .releasing)
+        interlockFlag.store(false, ordering: .releasing)
+        interlockSafeAt.store(0, ordering: .releasing)
         idleTimeoutNanoseconds.store(0, ordering: .relaxed)
         running.store(true, ordering: .releasing)
         switch startThread({ [self] in watch() }) {
@@ -99,13 +107,26 @@ final class Watchdog: @unchecked Sendable {  // shared state is atomic; the boar
                 lastChange = now
             } else if now - lastChange > currentTimeout {
                 firedFlag.store(true, ordering: .releasing)
-                try? board.enterSafeState()
-                openStreams.withLock { streams in
-                    streams?.input.cancel()
-                    streams?.output.cancel()
-                }
+                driveSafeAndCancel()
                 return
             }
+            // An interlock line that may be read from here is watched every poll (at most
+            // 10 ms), so its edge reaches the safe state well within the loop's period.
+            if board.interlock.readableFromAnyThread, (try? board.interlock.read()) == true {
+                interlockFlag.store(true, ordering: .releasing)
+                driveSafeAndCancel()
+                interlockSafeAt.store(rt_monotonic_nanoseconds(), ordering: .releasing)
+                return
+            }
+        }
+    }
+
+    /// The safe state, then the open streams cancelled so a blocked refill or push returns.
+    private func driveSafeAndCancel() {
+        try? board.enterSafeState()
+        openStreams.withLock { streams in
+            streams?.input.cancel()
+            streams?.output.cancel()
         }
     }
 }

@@ -126,6 +126,21 @@ public protocol DigitalOutputLine: AnyObject {
 public protocol DigitalInputLine: AnyObject {
     /// Whether the line is asserted now.
     func read() throws(DeviceError) -> Bool
+
+    /// When the line last changed, by the kernel's timestamp of its edge (CLOCK_MONOTONIC,
+    /// nanoseconds), draining the edges queued so far; nil when the line reports no edges.
+    func lastEdgeNanoseconds() -> Int64?
+
+    /// Whether `read` may be called from another thread while the loop uses the board (a GPIO
+    /// character-device line may: each read is one ioctl; a line routed through a libiio
+    /// context may not). The watchdog then watches the line too, between the loop's checks.
+    var readableFromAnyThread: Bool { get }
+}
+
+extension DigitalInputLine {
+    /// A line without edge events (an IIO attribute, the twin's) has no timestamp to give.
+    public func lastEdgeNanoseconds() -> Int64? { nil }
+    public var readableFromAnyThread: Bool { false }
 }
 
 /// The time source a board runs on. Instants are durations since the clock's own origin.

@@ -74,6 +74,18 @@ enum GPIODCalls {
         return value == 1
     }
 
+    /// The timestamp (ns, CLOCK_MONOTONIC: the v1 uAPI's `ktime_get_ns`) of the newest edge
+    /// queued on an input line, reading every queued event; nil when none is queued.
+    static func newestEdgeNanoseconds(_ line: OpaquePointer) -> Int64? {
+        var newest: Int64?
+        var now = timespec(tv_sec: 0, tv_nsec: 0)
+        var event = gpiod_line_event()
+        while gpiod_line_event_wait(line, &now) == 1, gpiod_line_event_read(line, &event) == 0 {
+            newest = Int64(event.ts.tv_sec) * 1_000_000_000 + Int64(event.ts.tv_nsec)
+        }
+        return newest
+    }
+
     /// The file descriptor the line's edge events arrive on (poll it for readability).
     static func eventDescriptor(_ line: OpaquePointer) -> Int32 { gpiod_line_event_get_fd(line) }
 

@@ -44,6 +44,10 @@ final class GPIODLine: DigitalOutputLine, DigitalInputLine {
 
     func read() throws(DeviceError) -> Bool { try GPIODCalls.get(line, role: role) }
 
+    func lastEdgeNanoseconds() -> Int64? { GPIODCalls.newestEdgeNanoseconds(line) }
+
+    var readableFromAnyThread: Bool { true }
+
     /// Where the line's edge events arrive (an input's); poll it for readability.
     var eventDescriptor: Int32 { GPIODCalls.eventDescriptor(line) }
 }

@@ -1,4 +1,5 @@
 import ReservoirHAL
+import Synchronization
 
 /// A libiio context, destroyed with its last user.
 final class IIOContextHandle {
@@ -257,8 +258,9 @@ final class IIODAC: AnalogOutput {
     let channel: IIOChannel
     let stream: BoardDescription.Converter.Stream
     let sampleRate: Hertz
-    /// The open raw stream, stopped before `hold` writes: its thread must not write after.
-    private weak var rawStream: PacedRawDACStream?
+    /// The last raw stream opened, stopped before `hold` writes: its thread must not write
+    /// after. Behind a lock because the watchdog's thread holds the DAC too.
+    private let rawStream = Mutex<PacedRawDACStream?>(nil)
     var format: ConverterFormat { channel.format }
 
     init(context: IIOContextHandle, converter: BoardDescription.Converter, sampleRate: Hertz) throws(DeviceError) {
@@ -273,7 +275,7 @@ final class IIODAC: AnalogOutput {
     }
 
     func hold(_ level: Volts) throws(DeviceError) {
-        rawStream?.halt()
+        rawStream.withLock { $0?.halt() }
         try IIOCalls.writeAttribute(
             channel.device, channel: channel.channel, attribute: "raw", value: "\(channel.code(forVolts: level))",
             operation: "hold DAC \"\(channel.name)\" at \(level)")
@@ -288,7 +290,7 @@ final class IIODAC: AnalogOutput {
             channel: channel, path: IIOCalls.sysfsPath(channel.device, channel.channel, attribute: "raw"),
             samplesPerBlock: samplesPerBlock, sampleRate: sampleRate,
             capacityBlocks: PacedRawDACStream.queuedBlocks)
-        rawStream = opened
+        rawStream.withLock { $0 = opened }
         return opened
     }
 
@@ -297,53 +299,6 @@ final class IIODAC: AnalogOutput {
         let buffer = try channel.openBuffer(samples: block.count, cyclic: true)
         try buffer.push(block)
         return buffer
-    }
-}
-
-/// A GPIO role routed to an IIO device attribute that reads and writes 0 or 1.
-final class IIOAttributeLine: DigitalOutputLine, DigitalInputLine {
-    let context: IIOContextHandle
-    let device: OpaquePointer
-    let attribute: String
-    let activeLow: Bool
-
-    init(context: IIOContextHandle, device name: String, attribute: String, activeLow: Bool) throws(DeviceError) {
-        self.context = context
-        device = try IIOCalls.device(context.pointer, named: name)
-        self.attribute = attribute
-        self.activeLow = activeLow
-    }
-
-    /// Built once, with the read buffer: the heartbeat and the interlock are set and read every
-    /// period, and the period's path does not allocate.
-    private lazy var setOperation = "set line \(attribute)"
-    private lazy var readOperation = "read line \(attribute)"
-    private let text = UnsafeMutablePointer<CChar>.allocate(capacity: 64)
-    /// The attribute's name as a C string: bridging a Swift string to C allocates.
-    private lazy var cAttribute: UnsafeMutablePointer<CChar> = {
-        let bytes = Array(attribute.utf8CString)
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
-        copy.initialize(from: bytes, count: bytes.count)
-        return copy
-    }()
-    private static let one: StaticString = "1"
-    private static let zero: StaticString = "0"
-
-    deinit {
-        text.deallocate()
-        cAttribute.deallocate()
-    }
-
-    func set(_ asserted: Bool) throws(DeviceError) {
-        let value = asserted != activeLow ? Self.one : Self.zero
-        try IIOCalls.writeAttribute(
-            device, attribute: cAttribute,
-            value: UnsafeRawPointer(value.utf8Start).assumingMemoryBound(to: CChar.self), operation: setOperation)
-    }
-
-    func read() throws(DeviceError) -> Bool {
-        try IIOCalls.readAttribute(device, attribute: cAttribute, into: text, capacity: 64, operation: readOperation)
-        return (text[0] == CChar(UInt8(ascii: "1"))) != activeLow
     }
 }
 

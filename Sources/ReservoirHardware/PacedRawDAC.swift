@@ -19,7 +19,7 @@ import Synchronization
 /// would); an empty queue holds the last level. `halt` stops the thread before anything
 /// else may write the channel (the safe state's `hold`). Nothing here allocates after
 /// `init`: the queue, the text of a code and the thread's state are all made up front.
-final class PacedRawDACStream: AnalogOutputStream {
+final class PacedRawDACStream: AnalogOutputStream, @unchecked Sendable {  // halt and cancel come from the watchdog thread; the state they touch is atomic
     /// Blocks queued ahead, as many as the drive loop keeps in a kernel buffer.
     static let queuedBlocks = 4
 
@@ -192,8 +192,10 @@ final class PacerState: @unchecked Sendable {  // shared fields are atomics; the
             for index in 0..<samplesPerBlock {
                 let code = queue[base + index]
                 _ = rt_sleep_until_monotonic_nanoseconds(deadline)
+                // Every sample, not only at a change of level: a stop must not wait out a
+                // block of one level (a bias block lasts a whole period).
+                if stopping.load(ordering: .acquiring) { return }
                 if code != lastCode {
-                    if stopping.load(ordering: .acquiring) { return }
                     guard write(code) else {
                         failure.store(errno, ordering: .releasing)
                         stopping.store(true, ordering: .releasing)

@@ -60,6 +60,7 @@ struct RunCommand: ParsableCommand {
         var compute_us_mean: Double
         var compute_us_max: Double
         var wakeup_us: [String: Double]
+        var interlock_to_safe_ms: Double?
         var memory_locked: Bool
         var fifo_scheduling: Bool
         var pinned_cpu: Int?
@@ -103,6 +104,7 @@ struct RunCommand: ParsableCommand {
                     "p99.9": statistics.wakeUpMicroseconds(percentile: 99.9),
                     "max": statistics.maximumWakeUpMicroseconds,
                 ],
+                interlock_to_safe_ms: statistics.interlockToSafeNanoseconds.map { Double($0) / 1e6 },
                 memory_locked: setup.memoryLocked, fifo_scheduling: setup.fifoScheduling, pinned_cpu: setup.pinnedCPU)
         }
         if json {
@@ -124,6 +126,9 @@ struct RunCommand: ParsableCommand {
                     report.wakeup_us["p50"]!, report.wakeup_us["p99"]!, report.wakeup_us["p99.9"]!,
                     report.wakeup_us["max"]!))
             print("final state        \(report.final_state) (\(report.safe_detail))")
+            if let reaction = report.interlock_to_safe_ms {
+                print(String(format: "interlock reaction %.1f ms from the edge to the safe state", reaction))
+            }
         }
         if report.safe_reason != SafeReason.endOfRun.name || report.final_state != "safe" { throw ExitCode.failure }
     }

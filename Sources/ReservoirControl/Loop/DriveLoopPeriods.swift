@@ -69,10 +69,25 @@ extension DriveLoop {
 
     /// Enters the safe state and describes why.
     func stop(_ reason: SafeReason) -> LoopStopped {
+        // The watchdog may have seen the interlock first (and cancelled the streams, so the
+        // loop's refill failed): the reason is still the interlock.
+        let reason: SafeReason = watchdog.interlockFired ? .interlock : (watchdog.fired ? .watchdog : reason)
         closeStreams()
         lastSafeState = board.enterSafeStateReporting()
-        return LoopStopped(
-            reason: watchdog.fired ? .watchdog : reason, periods: statistics.periods, safeState: lastSafeState)
+        // How long the interlock's edge took to reach the safe state, by the kernel's
+        // timestamp of the edge (a line that reports edges: libgpiod's).
+        if case .interlock = reason, let edge = board.interlock.lastEdgeNanoseconds() {
+            var safeAt = rt_monotonic_nanoseconds()
+            if watchdog.interlockFired {
+                // The watchdog stamps the end of its safe state just after it: wait for it.
+                while watchdog.interlockSafeAtNanoseconds == 0, rt_monotonic_nanoseconds() - safeAt < 1_000_000_000 {
+                    _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + 100_000)
+                }
+                if watchdog.interlockSafeAtNanoseconds != 0 { safeAt = watchdog.interlockSafeAtNanoseconds }
+            }
+            statistics.interlockToSafeNanoseconds = safeAt - edge
+        }
+        return LoopStopped(reason: reason, periods: statistics.periods, safeState: lastSafeState)
     }
 
     /// The per-period safety checks: signals, the watchdog, the interlock, then the block's
