@@ -264,19 +264,16 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func finished(_ outcome: StepOutcome) {
-        guard let context, !ended else {
-            stepInFlight = false
-            return
-        }
+        // A reply held back by the slow fault keeps the next step away through `retry`.
+        stepInFlight = false
+        guard let context, !ended else { return }
         if outcome.servedInStep > 0, let faults {
             let rate = session.context.board.sampleRate.value
             switch faults.due(servedSeconds: Double(outcome.served) / rate)?.kind {
             case .drop:
-                stepInFlight = false
                 close(reason: "injected fault drop after \(outcome.served) samples served")
                 return
             case .stall:
-                stepInFlight = false
                 stalled = true
                 holdsBoard = outcome.holdsBoard
                 log("injected fault: \(peer) stalls after \(outcome.served) samples served (no more replies)")
@@ -286,6 +283,9 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
             if let fraction = faults.slowFraction {
                 // Serve at most fraction × the sample rate: hold this reply until its samples are due.
                 let now = Int64(NIODeadline.now().uptimeNanoseconds)
+                if faults.slowOrigin == nil {
+                    log("injected fault: samples served at \(fraction) × the sample rate from here on")
+                }
                 let origin = faults.slowOrigin ?? now
                 faults.slowOrigin = origin
                 faults.slowServed += outcome.servedInStep
@@ -303,7 +303,6 @@ final class SessionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func deliver(_ outcome: StepOutcome) {
-        stepInFlight = false
         guard let context, !ended else { return }
         holdsBoard = outcome.holdsBoard
         sessionPending = outcome.pending

@@ -61,8 +61,8 @@ final class NetworkFaultSchedule: @unchecked Sendable {
     private var timed: [NetworkFault]
     /// The slow fault's rate fraction, if any.
     let slowFraction: Double?
-    /// When the slow fault's budget started, and the samples served since.
-    var slowOrigin: NIODeadlineNanoseconds?
+    /// When the slow fault's budget started (NIODeadline nanoseconds), and the samples served since.
+    var slowOrigin: Int64?
     var slowServed = 0
 
     init(_ faults: [NetworkFault]) {
@@ -78,5 +78,3 @@ final class NetworkFaultSchedule: @unchecked Sendable {
         return first
     }
 }
-
-typealias NIODeadlineNanoseconds = Int64

@@ -30,15 +30,14 @@ public struct BoardDescription: Sendable {
         /// (`device_attributes: {sampling_frequency: 100000000, oversampling_ratio: 500}`): a
         /// converter whose rate is a clock divided down. Without `sampling_frequency` here,
         /// ringlab writes the board's sample rate to a device that has the attribute.
-        public var deviceAttributes: [(name: String, value: String)] = []
+        public var deviceAttributes: [DeviceAttribute] = []
 
         public enum Stream: String, Sendable, Equatable { case buffer, raw }
 
-        public static func == (left: Converter, right: Converter) -> Bool {
-            left.device == right.device && left.channel == right.channel && left.format == right.format
-                && left.trigger == right.trigger && left.stream == right.stream
-                && left.deviceAttributes.map(\.name) == right.deviceAttributes.map(\.name)
-                && left.deviceAttributes.map(\.value) == right.deviceAttributes.map(\.value)
+        /// One IIO device attribute and the text written to it.
+        public struct DeviceAttribute: Sendable, Equatable {
+            public var name: String
+            public var value: String
         }
     }
 
@@ -231,10 +230,10 @@ public struct BoardDescription: Sendable {
             guard value.utf8.count <= 64, !value.contains("\n") else {
                 throw attributes.inconsistency(name, found: "\"\(value.prefix(40))\"", expected: "one line of at most 64 characters")
             }
-            converter.deviceAttributes.append((name, value))
+            converter.deviceAttributes.append(Converter.DeviceAttribute(name: name, value: value))
         }
         // A rate divided down must land on the board's sample rate.
-        let named = Dictionary(converter.deviceAttributes, uniquingKeysWith: { _, last in last })
+        let named = Dictionary(converter.deviceAttributes.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
         if let text = named["sampling_frequency"] {
             guard let frequency = Double(text), frequency > 0 else {
                 throw attributes.inconsistency("sampling_frequency", found: "\"\(text)\"", expected: "a rate in Hz")

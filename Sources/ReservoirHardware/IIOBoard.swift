@@ -34,7 +34,7 @@ final class IIOChannel {
     /// Whether stored codes are two's complement (a bipolar converter).
     let signed: Bool
     /// The board file's device attributes for a stream (`device_attributes:`).
-    let deviceAttributes: [(name: String, value: String)]
+    let deviceAttributes: [BoardDescription.Converter.DeviceAttribute]
 
     init(context: IIOContextHandle, converter: BoardDescription.Converter, output: Bool) throws(DeviceError) {
         self.context = context
@@ -275,7 +275,7 @@ final class IIODAC: AnalogOutput {
     }
 
     func hold(_ level: Volts) throws(DeviceError) {
-        rawStream.withLock { $0?.halt() }
+        rawStream.withLock { $0?.cancel() }
         try IIOCalls.writeAttribute(
             channel.device, channel: channel.channel, attribute: "raw", value: "\(channel.code(forVolts: level))",
             operation: "hold DAC \"\(channel.name)\" at \(level)")

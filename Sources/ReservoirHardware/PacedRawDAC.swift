@@ -16,10 +16,10 @@ import Synchronization
 /// kernel's.
 ///
 /// `push` queues a block (waiting while `capacityBlocks` are queued, as a kernel buffer
-/// would); an empty queue holds the last level. `halt` stops the thread before anything
+/// would); an empty queue holds the last level. `cancel` stops the thread before anything
 /// else may write the channel (the safe state's `hold`). Nothing here allocates after
 /// `init`: the queue, the text of a code and the thread's state are all made up front.
-final class PacedRawDACStream: AnalogOutputStream, @unchecked Sendable {  // halt and cancel come from the watchdog thread; the state they touch is atomic
+final class PacedRawDACStream: AnalogOutputStream, @unchecked Sendable {  // cancel comes from the watchdog thread; the state it touches is atomic
     /// Blocks queued ahead, as many as the drive loop keeps in a kernel buffer.
     static let queuedBlocks = 4
 
@@ -66,11 +66,6 @@ final class PacedRawDACStream: AnalogOutputStream, @unchecked Sendable {  // hal
 
     deinit { close() }
 
-    /// Samples written late by more than one sample period, and blocks the queue ran dry
-    /// before (the level held meanwhile).
-    var lateWrites: Int { state.lateWrites }
-    var underruns: Int { state.underruns }
-
     /// Queues one block, converted to codes by `channel`; waits while the queue is full.
     func push(_ block: UnsafeBufferPointer<Volts>) throws(DeviceError) {
         guard block.count == samplesPerBlock else {
@@ -89,11 +84,10 @@ final class PacedRawDACStream: AnalogOutputStream, @unchecked Sendable {  // hal
         }
     }
 
-    /// Stops the thread now, dropping what is queued: nothing it does can follow.
-    func halt() { state.stop() }
-
     func close() { state.stop() }
 
+    /// Stops the thread now, dropping what is queued: once it returns, no write of the
+    /// thread's can follow (the safe state's `hold` calls it before writing).
     func cancel() { state.stop() }
 }
 
@@ -118,8 +112,6 @@ final class PacerState: @unchecked Sendable {  // shared fields are atomics; the
     private let joined = Atomic<Bool>(false)
     /// Set by the thread as it returns: after it, no write of the thread's can follow.
     private let finished = Atomic<Bool>(false)
-    private let lateWriteCount = Atomic<Int>(0)
-    private let underrunCount = Atomic<Int>(0)
     /// The errno of the first write that failed (the thread stops there), 0 while none has.
     private let failure = Atomic<Int32>(0)
     /// How long a side waits before looking again when the ring is full or empty.
@@ -141,8 +133,6 @@ final class PacerState: @unchecked Sendable {  // shared fields are atomics; the
         text.deallocate()
     }
 
-    var lateWrites: Int { lateWriteCount.load(ordering: .relaxed) }
-    var underruns: Int { underrunCount.load(ordering: .relaxed) }
     var writeFailure: Int32 { failure.load(ordering: .acquiring) }
 
     /// Queues a block of `codes`; waits (polling) while the ring is full. False once stopped.
@@ -183,7 +173,6 @@ final class PacerState: @unchecked Sendable {  // shared fields are atomics; the
         var next = 0
         while !stopping.load(ordering: .acquiring) {
             guard written.load(ordering: .acquiring) > next else {
-                if deadline != 0 { underrunCount.add(1, ordering: .relaxed) }
                 _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + Self.pollNanoseconds)
                 continue
             }
@@ -203,7 +192,6 @@ final class PacerState: @unchecked Sendable {  // shared fields are atomics; the
                     }
                     lastCode = code
                 }
-                if rt_monotonic_nanoseconds() - deadline > periodNanoseconds { lateWriteCount.add(1, ordering: .relaxed) }
                 deadline += periodNanoseconds
             }
             next += 1

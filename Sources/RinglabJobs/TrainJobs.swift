@@ -104,7 +104,11 @@ public enum TrainJobs {
         var attempts = 0
         while true {
             do { return try run.run(progress: progress) } catch let stopped as LoopStopped {
-                let streamFault = stopped.reason.name == "io-error" || stopped.reason.name == "watchdog"
+                let streamFault: Bool
+                switch stopped.reason {
+                case .ioError, .watchdog: streamFault = true
+                default: streamFault = false
+                }
                 guard streamFault, backend.hasPrefix("iio:ip:"), let folder, attempts < networkResumeAttempts else {
                     throw stopped
                 }

@@ -77,14 +77,10 @@ extension DriveLoop {
         // How long the interlock's edge took to reach the safe state, by the kernel's
         // timestamp of the edge (a line that reports edges: libgpiod's).
         if case .interlock = reason, let edge = board.interlock.lastEdgeNanoseconds() {
-            var safeAt = rt_monotonic_nanoseconds()
-            if watchdog.interlockFired {
-                // The watchdog stamps the end of its safe state just after it: wait for it.
-                while watchdog.interlockSafeAtNanoseconds == 0, rt_monotonic_nanoseconds() - safeAt < 1_000_000_000 {
-                    _ = rt_sleep_until_monotonic_nanoseconds(rt_monotonic_nanoseconds() + 100_000)
-                }
-                if watchdog.interlockSafeAtNanoseconds != 0 { safeAt = watchdog.interlockSafeAtNanoseconds }
-            }
+            // The watchdog's own safe state when it got there first (0 while it is still in
+            // it: then the loop's, which has just completed, bounds the time from above).
+            let watchdogSafeAt = watchdog.interlockSafeAtNanoseconds
+            let safeAt = watchdogSafeAt != 0 ? watchdogSafeAt : rt_monotonic_nanoseconds()
             statistics.interlockToSafeNanoseconds = safeAt - edge
         }
         return LoopStopped(reason: reason, periods: statistics.periods, safeState: lastSafeState)
