@@ -17,11 +17,12 @@ public struct RunConfiguration: Codable, Sendable {
 
     /// The configuration of the run in `folder`. Settings added since the folder was written
     /// take the value their absence meant then: the default of the time, which for every
-    /// setting added so far is today's default — except three, which new runs always save
+    /// setting added so far is today's default — except four, which new runs always save
     /// resolved: the perturbation, added with drive-space (issue 14; a pgt-hybrid run saved
     /// without one perturbed the pre-layer's parameters); the hidden layer's width, whose
-    /// absence meant none before drive-space took one by default; and drive-space's pre-layer
-    /// rate, a constant 0.003 before it fell with the budget.
+    /// absence meant none before drive-space took one by default; drive-space's pre-layer
+    /// rate, a constant 0.003 before it fell with the budget; and the training inputs' noise,
+    /// none before drive-space took some.
     public static func load(from folder: RunDirectory) throws -> RunConfiguration {
         var configuration = try folder.loadConfiguration(
             RunConfiguration.self, defaults: RunConfiguration(
@@ -35,6 +36,7 @@ public struct RunConfiguration: Codable, Sendable {
                 ring.preLearningRate = 0.003
             }
             if ring.preHidden == nil { ring.preHidden = 0 }
+            if ring.inputNoise == nil { ring.inputNoise = 0 }
             configuration.ring = ring
         }
         return configuration

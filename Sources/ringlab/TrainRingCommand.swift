@@ -36,6 +36,10 @@ struct TrainRingCommand: ParsableCommand {
     var weightDecay: Double?
     @Option(name: .customLong("pre-hidden"), parsing: .unconditional, help: "Width of a hidden Dense + tanh layer in the pre-layer; 0: none (default 256 for drive-space and static-curve, none otherwise).")
     var preHidden: Int?
+    @Option(
+        name: .customLong("input-noise"), parsing: .unconditional,
+        help: "σ of Gaussian noise on the training inputs' standardized features (default 0.3 for drive-space and static-curve, 0 otherwise).")
+    var inputNoise: Double?
     @Flag(name: .customLong("per-sample"), inversion: .prefixedNo, help: "One direction per sample (digits-like tasks; default on).")
     var perSample: Bool?
     @Option(name: .long, parsing: .unconditional, help: "Repeats R of every evaluation, averaged.") var shots: Int?
@@ -71,6 +75,7 @@ struct TrainRingCommand: ParsableCommand {
         if let weightDecay { settings.readoutWeightDecay = weightDecay }
         if let perSample { settings.perSampleDirections = perSample }
         settings.preHidden = preHidden
+        settings.inputNoise = inputNoise
         return settings
     }
 

@@ -14,6 +14,7 @@ extension TrainRingCommand {
             NumericOption("--lr", lr, 1e-12...10), NumericOption("--readout-lr", readoutLR, 0...10),
             NumericOption("--weight-decay", weightDecay, 0...1e6),
             NumericOption("--pre-hidden", preHidden.map(Double.init), 0...4_096),
+            NumericOption("--input-noise", inputNoise, 0...10),
             NumericOption("--shots", shots.map(Double.init), 1...1_000),
             NumericOption("--nodes", nodes.map(Double.init), 1...4_096), NumericOption("--feedback", feedback, -100...100),
         ] { try option.check() }
@@ -31,6 +32,7 @@ extension TrainRingCommand {
             try refuse(mode != .pgtHybrid, "--perturb", "to --mode \(mode.rawValue) (pgt-hybrid chooses where its perturbation lives)")
             try refuse(value == .drive && sequence, "--perturb", "as drive to a sequence task (a drive moves later rows' states)")
         }
+        try refuse(inputNoise != nil && sequence, "--input-noise", "to a sequence task (its inputs are its signal)")
         try refuse(common.validation && sequence, "--validation", "to a sequence task (it is carved from independent samples)")
         try refuse(sigma != nil && sigmaMultiple != nil, "--sigma-multiple", "with --sigma (σ is given, not calibrated)")
         let drive =
@@ -56,7 +58,7 @@ extension TrainRingCommand {
                 (budget != nil, "--budget"), (deviceSeconds != nil, "--device-seconds"), (batch != nil, "--batch"),
                 (sigma != nil, "--sigma"), (sigmaMultiple != nil, "--sigma-multiple"), (lr != nil, "--lr"),
                 (readoutLR != nil, "--readout-lr"), (weightDecay != nil, "--weight-decay"),
-                (perSample != nil, "--per-sample/--no-per-sample"),
+                (perSample != nil, "--per-sample/--no-per-sample"), (inputNoise != nil, "--input-noise"),
             ] { try refuse(given, name, "to --mode readout (the pre-layer stays the fixed mask; the readout is a ridge fit)") }
         }
         if mode == .staticCurve {

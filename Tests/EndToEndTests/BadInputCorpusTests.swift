@@ -33,7 +33,7 @@ import Testing
         ] { add(["train", "mlp"], option, anyNumber + negative) }
         for option in [
             "--budget", "--batch", "--sigma", "--readout-lr", "--pre-hidden", "--shots", "--lr", "--weight-decay", "--nodes",
-            "--device-seconds", "--sigma-multiple", "--drive-directions",
+            "--device-seconds", "--sigma-multiple", "--drive-directions", "--input-noise",
         ] { add(["train", "ring"], option, anyNumber + negative) }
         add(["train", "ring"], "--randomize", ["x", "-1", "nan", "1e30"])
         add(["train", "ring"], "--direction-kind", ["bogus", ""])

@@ -89,18 +89,18 @@ import Testing
         }
     }
 
-    /// A drive-space run saved before drive-space took a hidden layer and a budget-dependent
-    /// rate by default (its config.json without either) resumes as it was run then: no hidden
-    /// layer, the pre-layer at 0.003.
+    /// A drive-space run saved before drive-space took a hidden layer, a budget-dependent rate
+    /// and noisy training inputs by default (its config.json without any of them) resumes as it
+    /// was run then: no hidden layer, the pre-layer at 0.003, clean inputs.
     @Test func aDriveRunSavedBeforeTheHiddenLayerResumesWithoutOne() throws {
         let folder = temporaryFolder()
         let arguments = [
-            "train", "ring", "--task", "digits", "--perturb", "drive", "--pre-hidden", "0", "--lr", "0.003", "--budget",
-            "600", "--nodes", "30", "--seed", "2", "--json",
+            "train", "ring", "--task", "digits", "--perturb", "drive", "--pre-hidden", "0", "--lr", "0.003",
+            "--input-noise", "0", "--budget", "600", "--nodes", "30", "--seed", "2", "--json",
         ]
         let whole = try CommandRunner.ringlabJSON(arguments + ["--run-dir", folder])
         for file in ["summary.json", "checkpoint.json"] { try FileManager.default.removeItem(atPath: folder + "/" + file) }
-        try Self.removeSettings(["preHidden", "preLearningRate"], from: folder + "/config.json")
+        try Self.removeSettings(["preHidden", "preLearningRate", "inputNoise"], from: folder + "/config.json")
         let resumed = try CommandRunner.ringlabJSON(["train", "resume", folder, "--json"])
         for key in ["test_accuracy", "train_accuracy", "test_loss", "sigma", "samples_streamed"] {
             #expect(resumed[key] != nil && "\(resumed[key] ?? "")" == "\(whole[key] ?? "")", "\(key)")

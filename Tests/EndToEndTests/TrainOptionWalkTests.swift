@@ -22,6 +22,7 @@ import Testing
             "--shots": "2", "--board": TwinFixtures.packageRoot + "/hardware/boards/twin.yaml", "--nodes": "9",
             "--feedback": "0.5", "--seed": "9", "--perturb": "parameters", "--device-seconds": "3", "--validation": nil,
             "--sigma-multiple": "5", "--drive-directions": "2", "--direction-kind": "gaussian",
+            "--input-noise": "0.05",
         ],
         "transformer": [
             "--task": "csv:\(tinySignals)", "--reservoir": "ring", "--budget": "6", "--epochs": "0.01", "--blocks": "2",

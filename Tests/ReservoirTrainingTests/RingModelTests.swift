@@ -1,5 +1,6 @@
 import Foundation
 import PerturbativeTraining
+import ReservoirBenchmarks
 import ReservoirControl
 import ReservoirHAL
 import ReservoirTesting
@@ -103,6 +104,51 @@ import Testing
         let nodes = model.loop.settings.nodes
         let hidden = DrivePerturbation.preHidden
         #expect(model.preCount == (2 + 1) * hidden + (hidden + 1) * nodes)
+    }
+
+    /// Noisy training inputs: x̃ = x + σ_x·ε with ε ~ N(0, 1) per feature, from the seed and the
+    /// step alone (a resumed run draws the same), on the same samples as without noise; the
+    /// differences have mean 0 and variance σ_x² (the sample variance of n = 4,000 values has a
+    /// relative standard deviation √(2/n) ≈ 2.2 %: 10 % is 4.5 of those). A sequence's inputs
+    /// are its signal and take none. Defaults: drive-space and its static-curve ceiling 0.3,
+    /// the others none, a value given stands.
+    @Test func inputNoiseIsSeededGaussianOnTheSameSamples() throws {
+        let sigma = 0.5
+        let clean = Self.moons.trainingBatch(step: 7, batch: 2_000, washout: 0, seed: 3, inputNoise: 0)
+        let noisy = Self.moons.trainingBatch(step: 7, batch: 2_000, washout: 0, seed: 3, inputNoise: sigma)
+        #expect(noisy.labels == clean.labels)
+        let differences = zip(noisy.inputs, clean.inputs).map { $0 - $1 }
+        let n = Double(differences.count)
+        let mean = differences.reduce(0, +) / n
+        let variance = differences.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+        #expect(abs(mean) < 4 * sigma / n.squareRoot())
+        #expect(abs(variance / (sigma * sigma) - 1) < 0.1)
+        let again = Self.moons.trainingBatch(step: 7, batch: 2_000, washout: 0, seed: 3, inputNoise: sigma)
+        #expect(again.inputs == noisy.inputs)
+        let nextStep = Self.moons.trainingBatch(step: 8, batch: 2_000, washout: 0, seed: 3, inputNoise: sigma)
+        let nextClean = Self.moons.trainingBatch(step: 8, batch: 2_000, washout: 0, seed: 3, inputNoise: 0)
+        #expect(zip(nextStep.inputs, nextClean.inputs).map { $0 - $1 } != differences)
+
+        let sequence = RingTask.sequence(.sineSquare, TaskData.make(.sineSquare, seed: 1))
+        #expect(
+            sequence.trainingBatch(step: 2, batch: 20, washout: 4, seed: 1, inputNoise: sigma).inputs
+                == sequence.trainingBatch(step: 2, batch: 20, washout: 4, seed: 1, inputNoise: 0).inputs)
+
+        var settings = RingSettings()
+        settings.perturbation = .drive
+        #expect(settings.resolvedInputNoise(sequence: false) == DrivePerturbation.inputNoise)
+        #expect(settings.resolvedInputNoise(sequence: true) == 0)
+        settings.mode = .staticCurve
+        #expect(settings.resolvedInputNoise(sequence: false) == DrivePerturbation.inputNoise)
+        settings.mode = .readout
+        #expect(settings.resolvedInputNoise(sequence: false) == 0)
+        settings.mode = .pgtHybrid
+        settings.perturbation = .parameters
+        #expect(settings.resolvedInputNoise(sequence: false) == 0)
+        settings.inputNoise = 0.1
+        #expect(settings.resolvedInputNoise(sequence: false) == 0.1)
+        let model = try ringModel(settings, task: Self.moons)
+        #expect(model.inputNoise == 0.1)
     }
 
     /// A device that fails mid-run: the error propagates out of the run (no NaN loss), and

@@ -50,6 +50,11 @@ public final class DrivePerturbation: RingPerturbation {
     /// ahead of none at 100, 300 and 1,000 device seconds, and of 128 at 1,000 s.
     public static let preHidden = 256
 
+    /// σ_x of the noise on the training inputs (standardized features; `RingTask.trainingBatch`).
+    /// On the validation split at 1,000 device seconds (docs/pgt.md, "Noisy inputs"), 0.3 was
+    /// ahead of none over seeds 1–12.
+    public static let inputNoise = 0.3
+
     /// The pre-layer's Adam rate for a run of `trainingSeconds` of training drive:
     ///
     ///     lr = 0.003 − 0.001 · clamp(log(T / 100 s) / log 3, 0, 1)
@@ -96,7 +101,8 @@ public final class DrivePerturbation: RingPerturbation {
     /// σ₀. The passes count against the budget.
     public func begin(model: RingModel, progress: (TrainingProgress) -> Void) throws -> Int {
         guard settings.sigma == nil else { return 0 }
-        let rows = model.task.trainingBatch(step: -1, batch: settings.batch, washout: settings.washout, seed: settings.seed)
+        let rows = model.task.trainingBatch(
+            step: -1, batch: settings.batch, washout: settings.washout, seed: settings.seed, inputNoise: model.inputNoise)
         let count = rows.count
         let nodes = model.loop.settings.nodes
         var values = [Double](repeating: 0, count: 2 * count)

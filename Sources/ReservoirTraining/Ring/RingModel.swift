@@ -29,6 +29,8 @@ public final class RingModel: TrainingModel {
     /// θ: the pre-layer's parameters, then the readout's.
     public internal(set) var theta: [Double]
     public let preCount: Int
+    /// σ_x of the noise added to the training batches' inputs (`RingSettings.resolvedInputNoise`).
+    public let inputNoise: Double
     /// Samples streamed through the board, summed over the run.
     public internal(set) var samplesStreamed = 0
     /// Wall time spent in forward passes (pre-layer, ring, readout loss) and in whole steps.
@@ -72,6 +74,7 @@ public final class RingModel: TrainingModel {
             widths: [nodes, task.outputCount], activations: [.identity],
             loss: task.isRegression ? .squaredError : .softmaxCrossEntropy)
         preCount = preNetwork.parameterCount
+        inputNoise = settings.resolvedInputNoise(sequence: task.isSequence)
         // The layer that drives the nodes starts as the mask ±γ/√fan-in; a hidden layer before
         // it (Glorot, zero biases) feeds it tanh units in place of the features.
         var pre = preNetwork.initialParameters(seed: settings.seed)
@@ -135,7 +138,8 @@ public final class RingModel: TrainingModel {
             stepNanoseconds += rt_monotonic_nanoseconds() - started
             steps += 1
         }
-        let rows = task.trainingBatch(step: index, batch: settings.batch, washout: settings.washout, seed: settings.seed)
+        let rows = task.trainingBatch(
+            step: index, batch: settings.batch, washout: settings.washout, seed: settings.seed, inputNoise: inputNoise)
         for i in readoutGradient.indices { readoutGradient[i] = 0 }
         let record = try readoutGradient.withUnsafeMutableBufferPointer { g in
             try perturbation.step(model: self, rows: rows, readoutGradient: readout.wantsGradient ? g : nil)

@@ -108,7 +108,8 @@ public final class ParameterPerturbation: RingPerturbation {
     /// within a decade of σ₀. The passes count against the budget.
     public func begin(model: RingModel, progress: (TrainingProgress) -> Void) throws -> Int {
         guard settings.sigma == nil else { return 0 }
-        let rows = model.task.trainingBatch(step: -1, batch: settings.batch, washout: settings.washout, seed: settings.seed)
+        let rows = model.task.trainingBatch(
+            step: -1, batch: settings.batch, washout: settings.washout, seed: settings.seed, inputNoise: model.inputNoise)
         let theta = trainer.parameters
         let width = theta.count
         let measured = try theta.withUnsafeBufferPointer { p in

@@ -83,12 +83,12 @@ public struct RingTaskError: Error, CustomStringConvertible, Sendable {
 /// Rows of a task laid out for streaming: inputs (rows × F), with the label or target of each
 /// row, and which rows are scored.
 public struct StreamRows: Sendable {
-    var inputs: [Double]
-    var labels: [Int]
-    var targets: [Double]
+    public internal(set) var inputs: [Double]
+    public internal(set) var labels: [Int]
+    public internal(set) var targets: [Double]
     /// Rows whose outputs count (a sequence's washout rows are streamed but not scored).
-    var scored: Range<Int>
-    var count: Int { labels.count }
+    public internal(set) var scored: Range<Int>
+    public var count: Int { labels.count }
 }
 
 extension RingTask {
@@ -111,7 +111,13 @@ extension RingTask {
     /// The training mini-batch of step `step`: `batch` random samples, or a window of `batch`
     /// scored rows from the training rows after `washout` unscored ones. Drawn from the seed
     /// and the step alone, so a resumed run draws the same batches.
-    func trainingBatch(step: Int, batch: Int, washout: Int, seed: UInt64) -> StreamRows {
+    ///
+    /// `inputNoise` σ_x adds N(0, σ_x²) to every (standardized) feature of a sample, drawn anew
+    /// each step: x̃ = x + σ_x·ε. Training on noisy copies of the inputs is, to first order,
+    /// Tikhonov regularization of the model's input-output map — it penalizes
+    /// σ_x²·E‖∂y/∂x‖² (Bishop 1995) — which a model that fits its training split perfectly
+    /// lacks (`RingSettings.resolvedInputNoise`). Samples only: a sequence's inputs are its signal.
+    public func trainingBatch(step: Int, batch: Int, washout: Int, seed: UInt64, inputNoise: Double) -> StreamRows {
         var random = Xoshiro256StarStar(seed: seed, stream: 2_700 &+ UInt64(bitPattern: Int64(step)) &* 2)
         switch self {
         case .samples(let split):
@@ -119,9 +125,14 @@ extension RingTask {
             let width = train.featureCount
             var rows = StreamRows(inputs: [], labels: [], targets: [], scored: 0..<batch)
             rows.inputs.reserveCapacity(batch * width)
+            var noise = GaussianSource(seed: seed, stream: 91_000 &+ UInt64(bitPattern: Int64(step)))
             for _ in 0..<batch {
                 let index = Int(random.next() % UInt64(train.count))
-                rows.inputs.append(contentsOf: train.row(index))
+                if inputNoise > 0 {
+                    rows.inputs.append(contentsOf: train.row(index).map { $0 + inputNoise * noise.next() })
+                } else {
+                    rows.inputs.append(contentsOf: train.row(index))
+                }
                 rows.labels.append(train.labels[index])
                 rows.targets.append(0)
             }

@@ -53,7 +53,8 @@ public final class StaticCurveFit: RingReadoutWithoutOptimizer {
         var slopes = states
         var stateGradient = states
         for step in 0..<steps {
-            let rows = model.task.trainingBatch(step: step, batch: batch, washout: 0, seed: settings.seed &+ 0x57A7)
+            let rows = model.task.trainingBatch(
+                step: step, batch: batch, washout: 0, seed: settings.seed &+ 0x57A7, inputNoise: model.inputNoise)
             model.theta.withUnsafeMutableBufferPointer { theta in
                 let preParameters = UnsafeBufferPointer(rebasing: theta[0..<preCount])
                 rows.inputs.withUnsafeBufferPointer { x in
