@@ -81,7 +81,7 @@ public enum TrainJobs {
             settings.preLearningRate = RingModel.preLearningRate(settings, loop: loop, sequence: task.isSequence)
         }
         settings.preHidden = settings.resolvedPreHidden(sequence: task.isSequence) ?? 0
-        settings.inputNoise = settings.resolvedInputNoise(sequence: task.isSequence)
+        settings.inputNoise = RingModel.inputNoise(settings, loop: loop, sequence: task.isSequence)
         try folder?.saveConfiguration(RunConfiguration(model: "ring", mlp: nil, ring: settings))
         try folder?.saveRecord(setup.identity, named: "board.json")
         let run = TrainingRun(

@@ -38,7 +38,7 @@ struct TrainRingCommand: ParsableCommand {
     var preHidden: Int?
     @Option(
         name: .customLong("input-noise"), parsing: .unconditional,
-        help: "σ of Gaussian noise on the training inputs' standardized features (default 0.3 for drive-space and static-curve, 0 otherwise).")
+        help: "σ of Gaussian noise on the training inputs' standardized features (default: drive-space none up to 300 training device seconds, 0.3 from 1,000 s; static-curve 0.3; others none).")
     var inputNoise: Double?
     @Flag(name: .customLong("per-sample"), inversion: .prefixedNo, help: "One direction per sample (digits-like tasks; default on).")
     var perSample: Bool?

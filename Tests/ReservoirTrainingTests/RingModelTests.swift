@@ -110,8 +110,7 @@ import Testing
     /// step alone (a resumed run draws the same), on the same samples as without noise; the
     /// differences have mean 0 and variance σ_x² (the sample variance of n = 4,000 values has a
     /// relative standard deviation √(2/n) ≈ 2.2 %: 10 % is 4.5 of those). A sequence's inputs
-    /// are its signal and take none. Defaults: drive-space and its static-curve ceiling 0.3,
-    /// the others none, a value given stands.
+    /// are its signal and take none.
     @Test func inputNoiseIsSeededGaussianOnTheSameSamples() throws {
         let sigma = 0.5
         let clean = Self.moons.trainingBatch(step: 7, batch: 2_000, washout: 0, seed: 3, inputNoise: 0)
@@ -133,20 +132,31 @@ import Testing
         #expect(
             sequence.trainingBatch(step: 2, batch: 20, washout: 4, seed: 1, inputNoise: sigma).inputs
                 == sequence.trainingBatch(step: 2, batch: 20, washout: 4, seed: 1, inputNoise: 0).inputs)
+    }
 
+    /// The inputs' noise: the settings' if given; else drive-space's is none up to 300 s of
+    /// training drive and 0.3 from 1,000 s on, log-linear between (0.15 at √(300·1,000) s); the
+    /// static-curve ceiling takes 0.3, parameter-space, the fixed mask and sequences none; the
+    /// model trains with what resolves.
+    @Test func driveSpaceInputNoiseGrowsWithTheTrainingDeviceTime() throws {
+        let (loop, passesPerSecond) = try Self.loopWithoutFeedback()
         var settings = RingSettings()
         settings.perturbation = .drive
-        #expect(settings.resolvedInputNoise(sequence: false) == DrivePerturbation.inputNoise)
-        #expect(settings.resolvedInputNoise(sequence: true) == 0)
+        for (seconds, expected) in [(100.0, 0.0), (300, 0), ((300.0 * 1_000).squareRoot(), 0.15), (1_000, 0.3), (3_000, 0.3)] {
+            settings.budget = Int((seconds * passesPerSecond).rounded())
+            let noise = RingModel.inputNoise(settings, loop: loop, sequence: false)
+            #expect(abs(noise - expected) < 1e-3, "\(seconds) s: σ_x = \(noise)")
+        }
+        #expect(RingModel.inputNoise(settings, loop: loop, sequence: true) == 0)
         settings.mode = .staticCurve
-        #expect(settings.resolvedInputNoise(sequence: false) == DrivePerturbation.inputNoise)
+        #expect(RingModel.inputNoise(settings, loop: loop, sequence: false) == DrivePerturbation.longRunInputNoise)
         settings.mode = .readout
-        #expect(settings.resolvedInputNoise(sequence: false) == 0)
+        #expect(RingModel.inputNoise(settings, loop: loop, sequence: false) == 0)
         settings.mode = .pgtHybrid
         settings.perturbation = .parameters
-        #expect(settings.resolvedInputNoise(sequence: false) == 0)
+        #expect(RingModel.inputNoise(settings, loop: loop, sequence: false) == 0)
         settings.inputNoise = 0.1
-        #expect(settings.resolvedInputNoise(sequence: false) == 0.1)
+        #expect(RingModel.inputNoise(settings, loop: loop, sequence: false) == 0.1)
         let model = try ringModel(settings, task: Self.moons)
         #expect(model.inputNoise == 0.1)
     }

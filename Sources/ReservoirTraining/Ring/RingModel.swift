@@ -29,7 +29,7 @@ public final class RingModel: TrainingModel {
     /// θ: the pre-layer's parameters, then the readout's.
     public internal(set) var theta: [Double]
     public let preCount: Int
-    /// σ_x of the noise added to the training batches' inputs (`RingSettings.resolvedInputNoise`).
+    /// σ_x of the noise added to the training batches' inputs (`RingModel.inputNoise`).
     public let inputNoise: Double
     /// Samples streamed through the board, summed over the run.
     public internal(set) var samplesStreamed = 0
@@ -74,7 +74,7 @@ public final class RingModel: TrainingModel {
             widths: [nodes, task.outputCount], activations: [.identity],
             loss: task.isRegression ? .squaredError : .softmaxCrossEntropy)
         preCount = preNetwork.parameterCount
-        inputNoise = settings.resolvedInputNoise(sequence: task.isSequence)
+        inputNoise = Self.inputNoise(settings, loop: loop, sequence: task.isSequence)
         // The layer that drives the nodes starts as the mask ±γ/√fan-in; a hidden layer before
         // it (Glorot, zero biases) feeds it tanh units in place of the features.
         var pre = preNetwork.initialParameters(seed: settings.seed)

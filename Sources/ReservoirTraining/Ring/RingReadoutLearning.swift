@@ -148,6 +148,23 @@ extension RingModel {
         }
     }
 
+    /// The training inputs' noise σ_x (`RingTask.trainingBatch`): the settings', or the
+    /// strategy's. Drive-space fits the training split perfectly from about 150 device seconds
+    /// on, and noisy inputs regularize a long run (`DrivePerturbation.inputNoise(trainingSeconds:)`);
+    /// the static-curve ceiling trains the same model and takes a long run's noise (on the
+    /// validation split it gained from it too). Parameter-space and the fixed mask take none,
+    /// nor do sequences, whose inputs are their signal.
+    public static func inputNoise(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
+        if let noise = settings.inputNoise { return noise }
+        guard !sequence else { return 0 }
+        switch settings.mode {
+        case .pgtHybrid where settings.resolvedPerturbation(sequence: sequence) == .drive:
+            return DrivePerturbation.inputNoise(trainingSeconds: trainingSeconds(settings, loop: loop, sequence: sequence))
+        case .staticCurve: return DrivePerturbation.longRunInputNoise
+        default: return 0
+        }
+    }
+
     /// The device seconds the run's budget streams as training drive.
     static func trainingSeconds(_ settings: RingSettings, loop: DriveLoop, sequence: Bool) -> Double {
         settings.deviceSeconds(

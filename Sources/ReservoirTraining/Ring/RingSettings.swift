@@ -84,7 +84,7 @@ public struct RingSettings: Sendable, Codable, Equatable {
     /// the strategy's (`resolvedPreHidden(sequence:)`).
     public var preHidden: Int?
     /// σ_x of Gaussian noise added to every standardized feature of a training sample
-    /// (`RingTask.trainingBatch`); nil: the strategy's (`resolvedInputNoise(sequence:)`).
+    /// (`RingTask.trainingBatch`); nil: the strategy's (`RingModel.inputNoise`).
     public var inputNoise: Double?
     /// Give every sample of a batch its own direction (independent samples, one pre-layer only;
     /// docs/pgt.md).
@@ -134,21 +134,6 @@ public struct RingSettings: Sendable, Codable, Equatable {
         case .pgtHybrid: return resolvedPerturbation(sequence: sequence) == .drive ? DrivePerturbation.preHidden : nil
         case .staticCurve: return sequence ? nil : DrivePerturbation.preHidden
         case .pgt, .readout: return nil
-        }
-    }
-
-    /// The training inputs' noise σ_x: the settings', or the strategy's. Drive-space fits the
-    /// training split perfectly from about 150 device seconds on, and noisy inputs regularize it
-    /// (`DrivePerturbation.inputNoise`); the static-curve ceiling trains the same model, so it
-    /// takes the same noise. Parameter-space and the fixed mask take none, nor do sequences,
-    /// whose inputs are their signal.
-    public func resolvedInputNoise(sequence: Bool) -> Double {
-        if let inputNoise { return inputNoise }
-        guard !sequence else { return 0 }
-        switch mode {
-        case .pgtHybrid: return resolvedPerturbation(sequence: sequence) == .drive ? DrivePerturbation.inputNoise : 0
-        case .staticCurve: return DrivePerturbation.inputNoise
-        case .pgt, .readout: return 0
         }
     }
 
