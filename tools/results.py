@@ -88,9 +88,11 @@ def ring_section(jobs):
         "*readout* is the fixed random mask with ridge readouts (its one pass over the training split is "
         "its whole training); *parameters* is pgt-hybrid perturbing the parameters of a one-layer "
         "pre-layer (features → N drives); *drive* perturbs the N drives and takes the gradient of its "
-        "pre-layer (features → 256 tanh units → N drives) by the chain rule (docs/pgt.md); "
+        "pre-layer (features → 256 tanh units → N drives) by the chain rule (docs/pgt.md), on noisy copies of "
+        "the training inputs in runs longer than 300 s (σ_x 0.3 at 1,000 s; docs/pgt.md, \"Noisy inputs\"); "
         "*static-curve* is the ceiling of that model: pre-layer and readout trained offline by backprop through the "
-        "calibrated static transfer curve, then streamed through the noisy twin. Each strategy runs its "
+        "calibrated static transfer curve (on inputs as noisy as at 1,000 s), then streamed through the noisy "
+        "twin. Each strategy runs its "
         "own defaults, chosen on a validation split. "
         "Default twin (in-process, lock-step) and its committed calibration unless the row says otherwise."
     )

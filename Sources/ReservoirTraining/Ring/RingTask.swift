@@ -114,9 +114,10 @@ extension RingTask {
     ///
     /// `inputNoise` σ_x adds N(0, σ_x²) to every (standardized) feature of a sample, drawn anew
     /// each step: x̃ = x + σ_x·ε. Training on noisy copies of the inputs is, to first order,
-    /// Tikhonov regularization of the model's input-output map — it penalizes
-    /// σ_x²·E‖∂y/∂x‖² (Bishop 1995) — which a model that fits its training split perfectly
-    /// lacks (`RingSettings.resolvedInputNoise`). Samples only: a sequence's inputs are its signal.
+    /// Tikhonov regularization of the model's input-output map, E[L(x + σ_x·ε)] ≈ L(x) +
+    /// ½σ_x²·Σᵢ ∂²L/∂xᵢ² (Bishop 1995): a penalty on how steeply the outputs move with the
+    /// inputs, which a model that fits its training split perfectly needs (`RingModel.inputNoise`).
+    /// Samples only: a sequence's inputs are its signal, and it takes none.
     public func trainingBatch(step: Int, batch: Int, washout: Int, seed: UInt64, inputNoise: Double) -> StreamRows {
         var random = Xoshiro256StarStar(seed: seed, stream: 2_700 &+ UInt64(bitPattern: Int64(step)) &* 2)
         switch self {
