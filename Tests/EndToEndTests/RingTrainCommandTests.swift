@@ -17,13 +17,15 @@ import Testing
     }
 
     /// Either strategy, killed with SIGKILL after a checkpoint and resumed, ends as the
-    /// uninterrupted run does (θ, the strategy's optimizer, step and σ are in the checkpoint).
+    /// uninterrupted run does (θ, the strategy's optimizer, step and σ are in the checkpoint;
+    /// drive-space trains on noisy inputs here, whose draws follow the step).
     @Test(arguments: ["parameters", "drive"])
     func aRingRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne(perturb: String) throws {
-        let arguments = [
-            "train", "ring", "--task", "digits", "--perturb", perturb, "--budget", "6000", "--nodes", "30", "--seed", "2",
-            "--json",
-        ]
+        let arguments =
+            [
+                "train", "ring", "--task", "digits", "--perturb", perturb, "--budget", "6000", "--nodes", "30", "--seed",
+                "2", "--json",
+            ] + (perturb == "drive" ? ["--input-noise", "0.3"] : [])
         let whole = temporaryFolder()
         let uninterrupted = try CommandRunner.ringlabJSON(arguments + ["--run-dir", whole])
 
