@@ -293,8 +293,9 @@ def kept_sections(path):
         if line.startswith("(The whole regeneration took"):
             name = None
         if name and line.startswith(kept_stamp):
-            # A section kept once already keeps the commit it was regenerated at.
-            sections[name][2] = line
+            # A section kept once already keeps the commit it was regenerated at (and the blank
+            # line between its heading and stamp once, not once per regeneration).
+            sections[name] = sections[name][:2] + [line]
             continue
         if name:
             sections[name].append(line)
